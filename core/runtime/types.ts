@@ -1,0 +1,51 @@
+/**
+ * What IARNet needs from the JavaScript runtime it runs on. `core/runtime/` is the only place
+ * that touches Node-, Bun- or Deno-specific APIs; everything else talks to this interface.
+ */
+import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
+import type { MiddlewareHandler } from 'hono';
+
+export type RuntimeName = 'node' | 'bun' | 'deno';
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  /** PEM contents, not paths: the adapter never reads files itself. */
+  tls?: { cert: string; key: string };
+}
+
+export interface RunningServer {
+  /** The port actually bound (differs from the requested one when that was 0). */
+  port: number;
+  hostname: string;
+  /** Stop accepting connections and wait for in-flight requests (up to the grace period). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** A Drizzle database on any of the SQLite drivers. Queries are awaited on every driver. */
+// biome-ignore lint/suspicious/noExplicitAny: the schema is per owner; each owner types its own tables
+export type SqliteDb = BaseSQLiteDatabase<'sync' | 'async', any, any>;
+
+export type SqliteDriverName = 'better-sqlite3' | 'bun:sqlite' | 'node:sqlite';
+
+export interface SqliteHandle {
+  driver: SqliteDriverName;
+  db: SqliteDb;
+  /** Run one or more SQL statements without results (pragmas, BEGIN/COMMIT). */
+  exec(sql: string): Promise<void>;
+  /** Apply drizzle-kit migrations from `folder`, recording them in `table`. */
+  migrate(folder: string, table: string): Promise<void>;
+  close(): void;
+}
+
+export interface Runtime {
+  name: RuntimeName;
+  version: string;
+  serve(fetch: (req: Request) => Response | Promise<Response>, opts: ServeOptions): Promise<RunningServer>;
+  /** Serve files under `root` (absolute path); `prefix` is stripped from the request path first. */
+  serveStatic(opts: { root: string; prefix?: string }): MiddlewareHandler;
+  openSqlite(path: string): Promise<SqliteHandle>;
+  env(): Record<string, string | undefined>;
+  /** Run `fn` once on SIGINT or SIGTERM. */
+  onShutdownSignal(fn: (signal: string) => void): void;
+}

@@ -1,0 +1,26 @@
+import { serviceKey } from '../kernel/services.ts';
+import type { SqliteDb, SqliteDriverName } from '../runtime/types.ts';
+
+/**
+ * The Storage slot: one SQLite database shared by every owner of tables.
+ * Each owner (a plugin or a core module) keeps its own Drizzle schema and drizzle-kit migrations
+ * and applies them with {@link Storage.migrate} during its setup.
+ */
+export interface Storage {
+  readonly db: SqliteDb;
+  readonly driver: SqliteDriverName;
+  /** Absolute path of the database file (or ":memory:"). */
+  readonly path: string;
+  /** Apply `owner`'s migrations from `folder`; progress is tracked per owner, so owners never collide. */
+  migrate(owner: string, folder: string | URL): Promise<void>;
+  /**
+   * Run `fn` in `BEGIN IMMEDIATE … COMMIT` (rolled back if it throws). Write transactions are
+   * serialized in-process, because on the synchronous drivers every awaited statement shares one
+   * connection: without the queue, two interleaved transactions would become one.
+   */
+  transaction<T>(fn: (db: SqliteDb) => Promise<T>): Promise<T>;
+  /** Throws when the database cannot be written (read-only file, full disk). Used by /readyz. */
+  checkWritable(): Promise<void>;
+}
+
+export const StorageKey = serviceKey<Storage>('storage');
