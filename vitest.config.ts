@@ -12,7 +12,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['core/**/*.test.ts', 'plugins/**/*.test.ts', 'examples/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: [
+            'core/**/*.test.ts',
+            'plugins/**/*.test.ts',
+            'examples/**/*.test.ts',
+            'test/unit/**/*.test.ts',
+          ],
         },
       },
       {

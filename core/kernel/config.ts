@@ -107,7 +107,10 @@ export const coreConfigSchema = v.object({
     {},
   ),
   tls: v.optional(
-    v.pipe(v.strictObject(tlsFiles), v.check(requireFilesWhenEnabled, 'tls.enabled needs cert_file and key_file')),
+    v.pipe(
+      v.strictObject(tlsFiles),
+      v.check(requireFilesWhenEnabled, 'tls.enabled needs cert_file and key_file'),
+    ),
     {},
   ),
   grpc: v.optional(
@@ -177,7 +180,9 @@ export function readConfigFile(path: string): Tree {
   try {
     parsed = parseYaml(text) ?? {};
   } catch (e) {
-    throw new ConfigError([{ path: '(file)', message: `${path} is not valid YAML: ${(e as Error).message}` }]);
+    throw new ConfigError([
+      { path: '(file)', message: `${path} is not valid YAML: ${(e as Error).message}` },
+    ]);
   }
   if (!isTree(parsed)) throw new ConfigError([{ path: '(file)', message: `${path} must contain a mapping` }]);
   return parsed;

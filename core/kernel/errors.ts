@@ -60,7 +60,8 @@ export const unauthorized = (details = 'Missing or invalid credentials') =>
   new ApiError(401, 'UNAUTHORIZED', 'Unauthorized', details, { headers: { 'WWW-Authenticate': 'Bearer' } });
 export const forbidden = (details = 'Your role does not allow this action') =>
   new ApiError(403, 'FORBIDDEN', 'Forbidden', details);
-export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', 'Not found', `${what} was not found`);
+export const notFound = (what: string) =>
+  new ApiError(404, 'NOT_FOUND', 'Not found', `${what} was not found`);
 export const conflict = (details: string) => new ApiError(409, 'CONFLICT', 'Conflict', details);
 export const unavailable = (details: string, code = 'UNAVAILABLE') =>
   new ApiError(503, code, 'Service unavailable', details);

@@ -36,7 +36,8 @@ export type WaterfallHook<T, A extends unknown[] = []> = HookSpec<'waterfall', [
 export interface IarnetHooks {}
 
 export type HookName = keyof IarnetHooks & string;
-type SpecOf<N extends HookName> = IarnetHooks[N] extends HookSpec<HookKind, unknown[], unknown> ? IarnetHooks[N] : never;
+type SpecOf<N extends HookName> =
+  IarnetHooks[N] extends HookSpec<HookKind, unknown[], unknown> ? IarnetHooks[N] : never;
 type Awaitable<T> = T | Promise<T>;
 
 export type HookHandler<N extends HookName> =
@@ -81,7 +82,12 @@ export class HookRegistry {
   }
 
   /** Register a handler. Returns a function that removes it again. */
-  on<N extends HookName>(name: N, handler: HookHandler<N>, options: HandlerOptions = {}, plugin = 'core'): () => void {
+  on<N extends HookName>(
+    name: N,
+    handler: HookHandler<N>,
+    options: HandlerOptions = {},
+    plugin = 'core',
+  ): () => void {
     const list = this.handlers.get(name) ?? [];
     const entry: Registered = {
       plugin,

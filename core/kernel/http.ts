@@ -8,8 +8,8 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ApiError, PluginError } from './errors.ts';
 import { authGuard } from './guard.ts';
-import type { Logger } from './logger.ts';
 import type { PluginHost } from './loader.ts';
+import type { Logger } from './logger.ts';
 import type { App, AppEnv } from './plugin.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -31,7 +31,10 @@ export function toApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
-export function assembleApp(host: PluginHost, opts: { bodyLimit: number; logger: Logger; coreRoutes: (app: App) => void }) {
+export function assembleApp(
+  host: PluginHost,
+  opts: { bodyLimit: number; logger: Logger; coreRoutes: (app: App) => void },
+) {
   const app = new Hono<AppEnv>();
   const log = opts.logger;
 
@@ -44,7 +47,12 @@ export function assembleApp(host: PluginHost, opts: { bodyLimit: number; logger:
     bodyLimit({
       maxSize: opts.bodyLimit,
       onError: () => {
-        throw new ApiError(413, 'BODY_TOO_LARGE', 'Payload too large', `Request bodies are limited to ${opts.bodyLimit} bytes`);
+        throw new ApiError(
+          413,
+          'BODY_TOO_LARGE',
+          'Payload too large',
+          `Request bodies are limited to ${opts.bodyLimit} bytes`,
+        );
       },
     }),
   );
@@ -53,7 +61,12 @@ export function assembleApp(host: PluginHost, opts: { bodyLimit: number; logger:
     if (BODY_METHODS.has(c.req.method) && hasBody(c.req.raw)) {
       const type = c.req.header('content-type') ?? '';
       if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-        throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'Send the body as application/json');
+        throw new ApiError(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Unsupported media type',
+          'Send the body as application/json',
+        );
       }
     }
     await next();
@@ -65,7 +78,9 @@ export function assembleApp(host: PluginHost, opts: { bodyLimit: number; logger:
 
   app.notFound((c) =>
     c.json(
-      new ApiError(404, 'NOT_FOUND', 'Not found', `No route for ${c.req.method} ${c.req.path}`).toBody(c.get('requestId')),
+      new ApiError(404, 'NOT_FOUND', 'Not found', `No route for ${c.req.method} ${c.req.path}`).toBody(
+        c.get('requestId'),
+      ),
       404,
     ),
   );

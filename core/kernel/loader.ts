@@ -20,7 +20,8 @@ const DEFAULT_TIMEOUTS = { setup: 10_000, start: 30_000, stop: 10_000 };
 export function orderPlugins(plugins: AnyPlugin[]): AnyPlugin[] {
   const byName = new Map<string, AnyPlugin>();
   for (const p of plugins) {
-    if (byName.has(p.name)) throw new PluginError(p.name, 'load', new Error('a plugin with this name is already loaded'));
+    if (byName.has(p.name))
+      throw new PluginError(p.name, 'load', new Error('a plugin with this name is already loaded'));
     byName.set(p.name, p);
   }
   for (const p of plugins) {
@@ -49,15 +50,25 @@ export function orderPlugins(plugins: AnyPlugin[]): AnyPlugin[] {
   return ordered;
 }
 
-export async function withTimeout<T>(work: () => T | Promise<T>, ms: number, plugin: string, step: string): Promise<T> {
+export async function withTimeout<T>(
+  work: () => T | Promise<T>,
+  ms: number,
+  plugin: string,
+  step: string,
+): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PluginError(plugin, step, new Error(`timed out after ${ms} ms`))), ms);
+    timer = setTimeout(
+      () => reject(new PluginError(plugin, step, new Error(`timed out after ${ms} ms`))),
+      ms,
+    );
   });
   try {
     return await Promise.race([Promise.resolve().then(work), timeout]);
   } catch (cause) {
-    throw cause instanceof PluginError && cause.plugin === plugin ? cause : new PluginError(plugin, step, cause);
+    throw cause instanceof PluginError && cause.plugin === plugin
+      ? cause
+      : new PluginError(plugin, step, cause);
   } finally {
     clearTimeout(timer);
   }
@@ -188,7 +199,9 @@ export class PluginHost {
       } catch (e) {
         this.state = 'failed';
         // Plugins already set up may hold resources (open database, timers): release them.
-        await this.stop().catch((stopErr) => this.opts.logger.error({ err: stopErr }, 'cleanup after failed setup'));
+        await this.stop().catch((stopErr) =>
+          this.opts.logger.error({ err: stopErr }, 'cleanup after failed setup'),
+        );
         throw e;
       }
     }
@@ -212,7 +225,9 @@ export class PluginHost {
         entry.timing.startMs = performance.now() - t0;
       } catch (e) {
         this.state = 'failed';
-        await this.stop().catch((stopErr) => this.opts.logger.error({ err: stopErr }, 'cleanup after failed start'));
+        await this.stop().catch((stopErr) =>
+          this.opts.logger.error({ err: stopErr }, 'cleanup after failed start'),
+        );
         throw e;
       }
     }

@@ -19,7 +19,10 @@ const REDACT = [
   'req.headers.authorization',
 ];
 
-export function createLogger(logging: Pick<CoreConfig['logging'], 'level' | 'output'>, bindings = {}): Logger {
+export function createLogger(
+  logging: Pick<CoreConfig['logging'], 'level' | 'output'>,
+  bindings = {},
+): Logger {
   const destination =
     logging.output === 'stdout'
       ? pino.destination({ fd: 1, sync: true })

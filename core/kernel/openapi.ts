@@ -59,7 +59,9 @@ export function describe(doc: RouteDoc) {
   for (const [status, r] of Object.entries(doc.responses)) {
     responses[status] = {
       description: r.description,
-      ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: resolver(r.schema) } } } : {}),
+      ...(r.schema
+        ? { content: { [r.contentType ?? 'application/json']: { schema: resolver(r.schema) } } }
+        : {}),
     };
   }
   const errors: Record<number, string> = { 500: STANDARD_ERRORS[500], ...doc.errors };
@@ -104,7 +106,11 @@ export async function buildSpec(app: Hono<never>, info: { version: string }): Pr
       },
       security: [{ bearerAuth: [] }],
     },
-    defaultValidationErrorResponse: errorResponse('Invalid request: the body, query or path failed validation'),
+    // /openapi.json would otherwise be dropped as a "static file" (its last segment has a dot).
+    excludeStaticFile: false,
+    defaultValidationErrorResponse: errorResponse(
+      'Invalid request: the body, query or path failed validation',
+    ),
   });
   return sortKeys(spec) as OpenApiDocument;
 }

@@ -80,6 +80,7 @@ export interface PluginDefinition<S extends v.GenericSchema = v.GenericSchema> {
   /** Top-level config key of this plugin's section; defaults to `name`. */
   configKey?: string;
   configSchema?: S;
+  // biome-ignore lint/suspicious/noConfusingVoidType: setup may return nothing, sync or async
   setup(ctx: PluginContext<v.InferOutput<S>>): void | PluginLifecycle | Promise<void | PluginLifecycle>;
   /** Milliseconds each step may take before it fails, naming the plugin. Defaults: 10 s / 30 s / 10 s. */
   timeouts?: { setup?: number; start?: number; stop?: number };

@@ -38,10 +38,18 @@ export interface SqliteHandle {
   close(): void;
 }
 
+/** What the adapter knows about the connection; handed to Hono as `c.env`. */
+export interface ConnectionEnv {
+  /** Peer IP address of the TCP connection (not a forwarded header). */
+  remoteAddress?: string;
+}
+
+export type FetchHandler = (req: Request, env: ConnectionEnv) => Response | Promise<Response>;
+
 export interface Runtime {
   name: RuntimeName;
   version: string;
-  serve(fetch: (req: Request) => Response | Promise<Response>, opts: ServeOptions): Promise<RunningServer>;
+  serve(fetch: FetchHandler, opts: ServeOptions): Promise<RunningServer>;
   /** Serve files under `root` (absolute path); `prefix` is stripped from the request path first. */
   serveStatic(opts: { root: string; prefix?: string }): MiddlewareHandler;
   openSqlite(path: string): Promise<SqliteHandle>;

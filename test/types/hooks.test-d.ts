@@ -3,8 +3,13 @@
  * Each @ts-expect-error fails the typecheck if the line below it compiles.
  */
 import { expectTypeOf, test } from 'vitest';
-import { type FirstHook, HookRegistry, type SerialHook, type WaterfallHook } from '../../core/kernel/hooks.ts';
-import { serviceKey, ServiceRegistry } from '../../core/kernel/services.ts';
+import {
+  type FirstHook,
+  HookRegistry,
+  type SerialHook,
+  type WaterfallHook,
+} from '../../core/kernel/hooks.ts';
+import { ServiceRegistry, serviceKey } from '../../core/kernel/services.ts';
 
 declare module '../../core/kernel/hooks.ts' {
   interface IarnetHooks {

@@ -63,7 +63,11 @@ grpc:
 
   it('applies precedence defaults < file < env < flags', () => {
     const path = file('listen_addr: ":1111"\ndata_dir: /from-file\nresource_limits:\n  cpu: "2"\n');
-    const env = { IARNET_LISTEN_ADDR: ':2222', IARNET_RESOURCE_LIMITS__CPU: '500m', IARNET_DATA_DIR: '/from-env' };
+    const env = {
+      IARNET_LISTEN_ADDR: ':2222',
+      IARNET_RESOURCE_LIMITS__CPU: '500m',
+      IARNET_DATA_DIR: '/from-env',
+    };
     const { core } = loadConfig({ flags: { config: path, listen: ':3333' }, env });
     expect(core.listen_addr).toBe(':3333');
     expect(core.data_dir).toBe('/from-env');
@@ -81,7 +85,12 @@ grpc:
 
   it('coerces env strings for booleans and integers', () => {
     const { core } = loadConfig({
-      env: { IARNET_TLS__ENABLED: 'true', IARNET_TLS__CERT_FILE: '/c', IARNET_TLS__KEY_FILE: '/k', IARNET_HTTP__SHUTDOWN_GRACE: '3' },
+      env: {
+        IARNET_TLS__ENABLED: 'true',
+        IARNET_TLS__CERT_FILE: '/c',
+        IARNET_TLS__KEY_FILE: '/k',
+        IARNET_HTTP__SHUTDOWN_GRACE: '3',
+      },
     });
     expect(core.tls).toEqual({ enabled: true, cert_file: '/c', key_file: '/k' });
     expect(core.http.shutdown_grace).toBe(3);
@@ -124,7 +133,9 @@ grpc:
 
 describe('envToTree', () => {
   it('maps IARNET_A__B to nested keys and ignores unrelated variables', () => {
-    expect(envToTree({ IARNET_A__B_C: 'x', PATH: '/bin', IARNET_CONFIG: 'f', IARNET_ADMIN_PASSWORD: 'p' })).toEqual({
+    expect(
+      envToTree({ IARNET_A__B_C: 'x', PATH: '/bin', IARNET_CONFIG: 'f', IARNET_ADMIN_PASSWORD: 'p' }),
+    ).toEqual({
       a: { b_c: 'x' },
     });
   });

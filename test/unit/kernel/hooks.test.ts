@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AggregatePluginError, PluginError } from '../../../core/kernel/errors.ts';
-import { type FirstHook, HookRegistry, type ParallelHook, type SerialHook, type WaterfallHook } from '../../../core/kernel/hooks.ts';
+import {
+  type FirstHook,
+  HookRegistry,
+  type ParallelHook,
+  type SerialHook,
+  type WaterfallHook,
+} from '../../../core/kernel/hooks.ts';
 
 declare module '../../../core/kernel/hooks.ts' {
   interface IarnetHooks {
@@ -40,9 +46,14 @@ describe('HookRegistry', () => {
   it('serial stops at the first error and names the plugin and hook', async () => {
     const hooks = registry();
     const log: string[] = [];
-    hooks.on('test:serial', () => {
-      throw new Error('boom');
-    }, {}, 'broken');
+    hooks.on(
+      'test:serial',
+      () => {
+        throw new Error('boom');
+      },
+      {},
+      'broken',
+    );
     hooks.on('test:serial', (l) => {
       l.push('never');
     });
@@ -124,7 +135,9 @@ describe('HookRegistry', () => {
     const hooks = new HookRegistry();
     await expect(hooks.call('test:serial', [])).rejects.toThrow(/never defined/);
     hooks.define('test:serial', 'serial', 'owner');
-    expect(() => hooks.define('test:serial', 'parallel' as 'serial', 'other')).toThrow(/already defined as serial by owner/);
+    expect(() => hooks.define('test:serial', 'parallel' as 'serial', 'other')).toThrow(
+      /already defined as serial by owner/,
+    );
   });
 
   it('forPlugin stamps handlers with the plugin name', async () => {
@@ -132,6 +145,9 @@ describe('HookRegistry', () => {
     hooks.forPlugin('stamped').on('test:first', () => {
       throw new Error('nope');
     });
-    await expect(hooks.call('test:first', 1)).rejects.toMatchObject({ plugin: 'stamped', hook: 'test:first' });
+    await expect(hooks.call('test:first', 1)).rejects.toMatchObject({
+      plugin: 'stamped',
+      hook: 'test:first',
+    });
   });
 });

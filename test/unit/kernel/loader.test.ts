@@ -19,7 +19,11 @@ function host(plugins: AnyPlugin[], sections: Record<string, unknown> = {}) {
 }
 
 /** A plugin that records its lifecycle into `log`. */
-function recorder(name: string, log: string[], extra: Partial<AnyPlugin> & { failStart?: boolean; failStop?: boolean } = {}) {
+function recorder(
+  name: string,
+  log: string[],
+  extra: Partial<AnyPlugin> & { failStart?: boolean; failStop?: boolean } = {},
+) {
   const { failStart, failStop, ...rest } = extra;
   return definePlugin({
     name,
@@ -46,7 +50,12 @@ describe('orderPlugins', () => {
     ({ name, version: '1', dependencies, optionalDependencies, setup() {} }) as AnyPlugin;
 
   it('puts dependencies first and otherwise keeps the given order', () => {
-    const order = orderPlugins([p('api', ['auth', 'storage']), p('auth', ['storage']), p('storage'), p('extra')]);
+    const order = orderPlugins([
+      p('api', ['auth', 'storage']),
+      p('auth', ['storage']),
+      p('storage'),
+      p('extra'),
+    ]);
     expect(order.map((x) => x.name)).toEqual(['storage', 'auth', 'api', 'extra']);
   });
 
@@ -55,7 +64,9 @@ describe('orderPlugins', () => {
   });
 
   it('names the plugin with a missing dependency', () => {
-    expect(() => orderPlugins([p('runner', ['storage'])])).toThrow(/plugin "runner" failed in load: depends on "storage"/);
+    expect(() => orderPlugins([p('runner', ['storage'])])).toThrow(
+      /plugin "runner" failed in load: depends on "storage"/,
+    );
   });
 
   it('names the cycle', () => {
@@ -99,7 +110,11 @@ describe('PluginHost', () => {
 
   it('stop runs every plugin’s stop and reports all errors together', async () => {
     const log: string[] = [];
-    const h = host([recorder('a', log, { failStop: true }), recorder('b', log), recorder('c', log, { failStop: true })]);
+    const h = host([
+      recorder('a', log, { failStop: true }),
+      recorder('b', log),
+      recorder('c', log, { failStop: true }),
+    ]);
     await h.setup();
     await h.start();
     const err = await h.stop().catch((e) => e);
@@ -115,7 +130,9 @@ describe('PluginHost', () => {
       timeouts: { setup: 50 },
       setup: () => new Promise<void>(() => {}),
     });
-    await expect(host([hanging as AnyPlugin]).setup()).rejects.toThrow(/plugin "sleepy" failed in setup: timed out after 50 ms/);
+    await expect(host([hanging as AnyPlugin]).setup()).rejects.toThrow(
+      /plugin "sleepy" failed in setup: timed out after 50 ms/,
+    );
 
     const slowStart = definePlugin({
       name: 'slow-start',
@@ -152,8 +169,12 @@ describe('PluginHost', () => {
       },
     });
     await host([configured as AnyPlugin], { configured: { size: 7 } }).setup();
-    await expect(host([configured as AnyPlugin], { configured: { size: 0 } }).setup()).rejects.toThrow(/configured\.size/);
-    await expect(host([configured as AnyPlugin], { configured: { sise: 7 } }).setup()).rejects.toBeInstanceOf(ConfigError);
+    await expect(host([configured as AnyPlugin], { configured: { size: 0 } }).setup()).rejects.toThrow(
+      /configured\.size/,
+    );
+    await expect(host([configured as AnyPlugin], { configured: { sise: 7 } }).setup()).rejects.toBeInstanceOf(
+      ConfigError,
+    );
   });
 
   it('rejects a top-level config key that no plugin owns', () => {
@@ -188,7 +209,13 @@ describe('PluginHost', () => {
 
   it('aborts the plugin signal when stopping', async () => {
     let signal: AbortSignal | undefined;
-    const p = definePlugin({ name: 'loop', version: '1', setup: (ctx) => void (signal = ctx.signal) });
+    const p = definePlugin({
+      name: 'loop',
+      version: '1',
+      setup: (ctx) => {
+        signal = ctx.signal;
+      },
+    });
     const h = host([p as AnyPlugin]);
     await h.setup();
     await h.start();

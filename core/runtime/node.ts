@@ -1,0 +1,148 @@
+/**
+ * The Node adapter: `@hono/node-server` for HTTP(S), better-sqlite3 for SQLite, falling back to
+ * `node:sqlite` when the better-sqlite3 binary does not load (e.g. Node 24 with a binary built for
+ * Node 20's ABI, from a shared node_modules).
+ */
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type BetterSqlite3 from 'better-sqlite3';
+import { connectionPragmas, importNodeSqlite, openNodeSqlite } from './sqlite.ts';
+import { staticOptions } from './static-files.ts';
+import type { FetchHandler, RunningServer, Runtime, SqliteDb, SqliteHandle } from './types.ts';
+
+const DEFAULT_GRACE_MS = 10_000;
+
+export function createRuntime(): Runtime {
+  return {
+    name: 'node',
+    version: process.versions.node,
+    serve: serveNode,
+    serveStatic: ({ root, prefix }) => serveStatic(staticOptions(root, prefix)),
+    openSqlite,
+    env: () => ({ ...process.env }),
+    onShutdownSignal(fn) {
+      // Both listeners go after the first signal, so a second Ctrl-C kills a stuck shutdown.
+      const handler = (signal: NodeJS.Signals) => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+        fn(signal);
+      };
+      process.on('SIGINT', handler);
+      process.on('SIGTERM', handler);
+    },
+  };
+}
+
+async function serveNode(
+  fetch: FetchHandler,
+  opts: { hostname: string; port: number; tls?: { cert: string; key: string } },
+): Promise<RunningServer> {
+  const server = createAdaptorServer({
+    fetch: (req, env: { incoming?: { socket?: { remoteAddress?: string } } }) =>
+      fetch(req, { remoteAddress: env?.incoming?.socket?.remoteAddress }),
+    hostname: opts.hostname,
+    ...(opts.tls
+      ? { createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key } }
+      : {}),
+  }) as HttpServer | HttpsServer;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.hostname, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    hostname: opts.hostname,
+    close(graceMs = DEFAULT_GRACE_MS) {
+      closing ??= new Promise<void>((resolve, reject) => {
+        // Long-lived responses (SSE) never finish by themselves: cut them when the grace period ends.
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        // close() drops the connections idle at that moment; a keep-alive connection whose response
+        // finishes later would stay open until the client's keep-alive timeout (seconds). Sweep them.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close((err) => {
+          clearTimeout(timer);
+          clearInterval(sweep);
+          if (err) reject(err);
+          else resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+type BetterSqliteConstructor = typeof BetterSqlite3;
+
+let driverChoice: Promise<{ better: BetterSqliteConstructor } | { betterError: unknown }> | undefined;
+
+/** better-sqlite3 when its native binding loads here; decided once per process. */
+function chooseDriver() {
+  driverChoice ??= (async () => {
+    try {
+      const { default: Database } = await import('better-sqlite3');
+      // The binding is loaded lazily by the first open, so an ABI mismatch only shows here.
+      new Database(':memory:').close();
+      return { better: Database };
+    } catch (betterError) {
+      return { betterError };
+    }
+  })();
+  return driverChoice;
+}
+
+async function openSqlite(path: string): Promise<SqliteHandle> {
+  const choice = await chooseDriver();
+  if ('better' in choice) return openBetterSqlite(path, choice.better);
+  let nodeSqlite: Awaited<ReturnType<typeof importNodeSqlite>>;
+  try {
+    nodeSqlite = await importNodeSqlite();
+  } catch (nodeSqliteError) {
+    throw new Error(
+      `no SQLite driver on Node ${process.versions.node}: better-sqlite3 does not load ` +
+        `(${errorText(choice.betterError)}) and node:sqlite is not available (${errorText(nodeSqliteError)}). ` +
+        'Rebuild better-sqlite3 for this Node version (npm rebuild better-sqlite3) or use Node ≥ 22.13.',
+      { cause: choice.betterError },
+    );
+  }
+  return openNodeSqlite(path, nodeSqlite);
+}
+
+async function openBetterSqlite(path: string, Database: BetterSqliteConstructor): Promise<SqliteHandle> {
+  const { drizzle } = await import('drizzle-orm/better-sqlite3');
+  const { migrate } = await import('drizzle-orm/better-sqlite3/migrator');
+  const client = new Database(path);
+  try {
+    for (const pragma of connectionPragmas(path)) client.exec(pragma);
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+  const db = drizzle(client);
+  return {
+    driver: 'better-sqlite3',
+    db: db as unknown as SqliteDb,
+    async exec(sql) {
+      client.exec(sql);
+    },
+    async migrate(folder, table) {
+      migrate(db, { migrationsFolder: folder, migrationsTable: table });
+    },
+    close() {
+      client.close();
+    },
+  };
+}
+
+function errorText(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  // Native-module errors span several lines; the first one says what happened.
+  return message.split('\n')[0] ?? message;
+}

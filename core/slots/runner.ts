@@ -1,0 +1,180 @@
+/**
+ * The Runner slot: one Runner per connected resource (a Docker engine, a Kubernetes cluster,
+ * a VM's Docker engine over SSH). Runner plugins register a resource *type* and a factory that
+ * turns a stored resource (URL + decrypted credentials) into a Runner. The domain (ledger,
+ * scheduler, reconciler) talks only to this interface.
+ */
+import { serviceKey } from '../kernel/services.ts';
+
+/** Labels IARNet puts on every workload it creates; the reconciler finds workloads by them. */
+export const LABELS = {
+  node: 'iarnet.node',
+  alloc: 'iarnet.alloc',
+  app: 'iarnet.app',
+  resource: 'iarnet.resource',
+} as const;
+
+export interface WorkloadResources {
+  /** Cores, fractional. */
+  cpu: number;
+  /** Bytes. */
+  memory: number;
+  /** Whole cards. */
+  gpu: number;
+}
+
+export interface PortMapping {
+  containerPort: number;
+  /** Host port; 0 or absent lets the engine choose. */
+  hostPort?: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface WorkloadSpec {
+  /** Deterministic name, so a retried start never creates a second workload. */
+  name: string;
+  image: string;
+  command?: string[];
+  env?: Record<string, string>;
+  resources: WorkloadResources;
+  ports?: PortMapping[];
+  labels: Record<string, string>;
+  restartPolicy?: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+}
+
+export type WorkloadState =
+  | 'created'
+  | 'running'
+  | 'paused'
+  | 'restarting'
+  | 'exited'
+  | 'dead'
+  | 'removing'
+  | 'unknown';
+
+export interface WorkloadInfo {
+  /** Engine id (container id / pod uid). */
+  id: string;
+  name: string;
+  image: string;
+  state: WorkloadState;
+  /** Exit code when exited. */
+  exitCode?: number;
+  /** Why it is not running, when the engine says (image pull failure, OOM, unschedulable). */
+  reason?: string;
+  labels: Record<string, string>;
+  resources: WorkloadResources;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  ports: (PortMapping & { hostIp?: string })[];
+}
+
+export interface WorkloadStats {
+  /** Percent of one core × cores (Docker's convention: 200 = two full cores). */
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  blockReadBytes: number;
+  blockWriteBytes: number;
+  at: string;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 timestamp from the engine. */
+  timestamp: string;
+  message: string;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Last N lines. */
+  tail?: number;
+  /** Only lines after this time (RFC 3339 or unix seconds). */
+  since?: string;
+  signal?: AbortSignal;
+}
+
+export type RunnerEvent =
+  | {
+      type: 'workload:started' | 'workload:exited' | 'workload:removed' | 'workload:oom';
+      id: string;
+      labels: Record<string, string>;
+      exitCode?: number;
+      at: string;
+    }
+  | { type: 'pull:progress'; image: string; status: string; progress?: string }
+  | { type: 'engine:disconnected' | 'engine:connected'; at: string; reason?: string };
+
+export interface Capacity {
+  cpu: number;
+  memory: number;
+  gpu: number;
+  /** Bytes; undefined when the engine does not say. */
+  storage?: number;
+  /** Free text for the operator: engine version, OS, node count. */
+  description?: string;
+}
+
+export interface Runner {
+  readonly type: string;
+  /** Total capacity as the engine reports it. Throws RunnerUnreachableError when it cannot be reached. */
+  capacity(): Promise<Capacity>;
+  /** Pull the image if missing (emitting progress events), create and start. Returns the started workload. */
+  start(spec: WorkloadSpec, opts?: { signal?: AbortSignal }): Promise<WorkloadInfo>;
+  /** Stop gracefully (timeout in seconds, then kill). Stopping a stopped workload is not an error. */
+  stop(id: string, opts?: { timeoutSeconds?: number }): Promise<void>;
+  restart(id: string, opts?: { timeoutSeconds?: number }): Promise<void>;
+  /** Remove (force-stops first). Removing a gone workload is not an error. */
+  remove(id: string): Promise<void>;
+  /** Workloads whose labels include every given label. */
+  list(filter: { labels: Record<string, string> }): Promise<WorkloadInfo[]>;
+  /** undefined when it does not exist. */
+  inspect(id: string): Promise<WorkloadInfo | undefined>;
+  logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** One sample with a correct CPU percentage (computed from two readings). */
+  stats(id: string): Promise<WorkloadStats>;
+  /** Engine events until the signal aborts. */
+  events(opts: { signal: AbortSignal }): AsyncIterable<RunnerEvent>;
+  /** Release connections. */
+  close(): Promise<void>;
+}
+
+/** A stored resource as a runner factory receives it: credentials already decrypted. */
+export interface ResourceConnection {
+  id: string;
+  type: string;
+  url: string;
+  /** Bearer token, SSH password, etc. Never logged. */
+  token?: string;
+  tls?: { ca?: string; cert?: string; key?: string; skipVerify?: boolean };
+  ssh?: { username: string; privateKey?: string; password?: string; port?: number };
+  /** Kubernetes namespace and similar per-type options. */
+  options?: Record<string, unknown>;
+}
+
+export class RunnerUnreachableError extends Error {
+  override name = 'RunnerUnreachableError';
+}
+export class ImagePullError extends Error {
+  override name = 'ImagePullError';
+}
+
+export interface RunnerFactory {
+  type: string;
+  create(connection: ResourceConnection): Runner;
+  /** The resource the node registers by itself in its mode (the local Docker engine in standalone). */
+  detectDefault?(): Promise<ResourceConnection | undefined>;
+}
+
+/** Runner plugins add their factory here; the resource manager looks types up in it. */
+export interface RunnerTypes {
+  register(factory: RunnerFactory): void;
+  get(type: string): RunnerFactory | undefined;
+  types(): string[];
+}
+
+export const RunnerTypesKey = serviceKey<RunnerTypes>('runner-types');
