@@ -6,7 +6,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import authPlugin from '../plugins/auth/index.ts';
 import metricsPlugin from '../plugins/metrics/index.ts';
+import runnerDockerPlugin from '../plugins/runner-docker/index.ts';
 import storagePlugin from '../plugins/storage/index.ts';
+import platformPlugin from './domain/platform-plugin.ts';
+import resourcesPlugin from './domain/resources/plugin.ts';
 import { createIarnet, type Iarnet } from './iarnet.ts';
 import type { LoadedConfig } from './kernel/config.ts';
 import { PluginError } from './kernel/errors.ts';
@@ -14,7 +17,15 @@ import type { Logger } from './kernel/logger.ts';
 import type { AnyPlugin } from './kernel/plugin.ts';
 import type { Runtime } from './runtime/types.ts';
 
-export const BUILTIN_PLUGINS: AnyPlugin[] = [storagePlugin, authPlugin, metricsPlugin] as AnyPlugin[];
+/** Built-in plugins; the loader orders them by their dependencies. */
+export const BUILTIN_PLUGINS: AnyPlugin[] = [
+  storagePlugin,
+  authPlugin,
+  metricsPlugin,
+  resourcesPlugin,
+  runnerDockerPlugin,
+  platformPlugin,
+] as AnyPlugin[];
 
 function isPlugin(x: unknown): x is AnyPlugin {
   return (

@@ -1,0 +1,206 @@
+/**
+ * Container operations: list, inspect, stop, restart, delete, logs (tail, or follow over SSE)
+ * and stats. Stopping or deleting releases the container's quota exactly once.
+ */
+import { streamSSE } from 'hono/streaming';
+import type { QuotaLedger } from '../domain/ledger/ledger.ts';
+import { type Allocation, fromMilli } from '../domain/ledger/types.ts';
+import type { ResourceCatalog } from '../domain/resources/types.ts';
+import { engineCall, type RunService } from '../domain/runs.ts';
+import { notFound } from '../kernel/errors.ts';
+import { requireRole } from '../kernel/guard.ts';
+import { describe } from '../kernel/openapi.ts';
+import type { App } from '../kernel/plugin.ts';
+import { bytesToGB } from '../kernel/quantity.ts';
+import { validate } from '../kernel/validation.ts';
+import type { LogLine } from '../slots/runner.ts';
+import { Container, ContainerList, ContainerRef, ContainerStats, LogLines, LogsQuery } from './run-model.ts';
+
+export interface ContainerApiDeps {
+  ledger: QuotaLedger;
+  runs: RunService;
+  catalog: ResourceCatalog;
+}
+
+export function toContainer(a: Allocation) {
+  return {
+    id: a.workloadId ?? '',
+    allocationId: a.id,
+    name: a.workloadName,
+    image: a.image,
+    ...(a.command ? { command: a.command } : {}),
+    status:
+      a.state === 'released'
+        ? (a.workloadState ?? 'exited')
+        : a.state === 'reserved'
+          ? 'starting'
+          : (a.workloadState ?? 'running'),
+    allocation: a.state,
+    ...(a.releaseReason ? { releaseReason: a.releaseReason } : {}),
+    resourceId: a.resourceId,
+    nodeId: a.nodeId,
+    ...(a.appId ? { appId: a.appId } : {}),
+    createdAt: a.createdAt,
+    resources: { cpu: fromMilli(a.cpuMilli), memory: bytesToGB(a.memory), gpu: a.gpu },
+  };
+}
+
+export function containerRoutes(app: App, deps: ContainerApiDeps): void {
+  const find = async (id: string) => {
+    const a = await deps.ledger.find(id);
+    if (!a) throw notFound(`Container ${id}`);
+    return a;
+  };
+  const ref = validate('param', ContainerRef);
+  const tags = ['containers'];
+  const missing = { 404: 'No such container' };
+
+  app.get(
+    '/api/containers',
+    describe({
+      summary: 'List containers (running and stopped, until deleted)',
+      tags,
+      responses: { 200: { description: 'Containers', schema: ContainerList } },
+    }),
+    requireRole('viewer'),
+    async (c) => {
+      const items = (await deps.ledger.visible())
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .map(toContainer);
+      return c.json({ items, total: items.length });
+    },
+  );
+
+  app.get(
+    '/api/containers/:id',
+    describe({
+      summary: 'One container',
+      tags,
+      responses: { 200: { description: 'The container', schema: Container } },
+      errors: missing,
+    }),
+    requireRole('viewer'),
+    ref,
+    async (c) => c.json(toContainer(await find(c.req.valid('param').id))),
+  );
+
+  const action = (verb: 'stop' | 'restart', summary: string) =>
+    app.post(
+      `/api/containers/:id/${verb}`,
+      describe({
+        summary,
+        tags,
+        responses: { 200: { description: 'Done', schema: Container } },
+        errors: {
+          ...missing,
+          409: 'Not possible in the container’s state',
+          502: 'The engine refused',
+          503: 'The resource is unreachable',
+        },
+      }),
+      requireRole('operator'),
+      ref,
+      async (c) => {
+        const a = await find(c.req.valid('param').id);
+        await deps.runs[verb](a);
+        return c.json(toContainer((await deps.ledger.get(a.id)) ?? a));
+      },
+    );
+  action('stop', 'Stop a container and release its quota');
+  action('restart', 'Restart a running container (keeps its allocation)');
+
+  app.delete(
+    '/api/containers/:id',
+    describe({
+      summary: 'Delete a container (stops it first) and release its quota',
+      tags,
+      responses: { 204: { description: 'Deleted' } },
+      errors: { ...missing, 502: 'The engine refused', 503: 'The resource is unreachable' },
+    }),
+    requireRole('operator'),
+    ref,
+    async (c) => {
+      await deps.runs.remove(await find(c.req.valid('param').id));
+      return c.body(null, 204);
+    },
+  );
+
+  app.get(
+    '/api/containers/:id/logs',
+    describe({
+      summary:
+        'Container logs: the last `tail` lines, or with follow=true a text/event-stream of `log` events',
+      tags,
+      responses: {
+        200: { description: 'Log lines (JSON), or an event stream when follow=true', schema: LogLines },
+      },
+      errors: { ...missing, 409: 'The container has not started yet', 503: 'The resource is unreachable' },
+    }),
+    requireRole('viewer'),
+    ref,
+    validate('query', LogsQuery),
+    async (c) => {
+      const a = await find(c.req.valid('param').id);
+      const q = c.req.valid('query');
+      if (!a.workloadId) throw notFound(`Logs of container ${a.id}`);
+      const runner = await engineCall(() => deps.catalog.runner(a.resourceId));
+      const follow = q.follow === 'true' || q.follow === '1';
+      const opts = { tail: q.tail, ...(q.since ? { since: q.since } : {}) };
+      if (!follow) {
+        const items: LogLine[] = [];
+        await engineCall(async () => {
+          for await (const line of runner.logs(a.workloadId!, { ...opts, follow: false })) items.push(line);
+        });
+        return c.json({ items });
+      }
+      const abort = new AbortController();
+      // Fail before the stream opens when the engine cannot be reached (errors inside streamSSE
+      // never reach the error handler).
+      await engineCall(() => runner.inspect(a.workloadId!));
+      return streamSSE(c, async (stream) => {
+        stream.onAbort(() => abort.abort());
+        try {
+          for await (const line of runner.logs(a.workloadId!, {
+            ...opts,
+            follow: true,
+            signal: abort.signal,
+          })) {
+            await stream.writeSSE({ event: 'log', data: JSON.stringify(line) });
+          }
+          await stream.writeSSE({ event: 'end', data: '{}' });
+        } catch (err) {
+          if (!abort.signal.aborted) {
+            c.get('logger').warn({ err, container: a.id }, 'log stream ended with an error');
+            await stream.writeSSE({
+              event: 'error',
+              data: JSON.stringify({ error: 'The log stream was interrupted' }),
+            });
+          }
+        }
+      });
+    },
+  );
+
+  app.get(
+    '/api/containers/:id/stats',
+    describe({
+      summary: 'Live resource use: CPU % (from two samples), memory, network and block I/O',
+      tags,
+      responses: { 200: { description: 'One sample', schema: ContainerStats } },
+      errors: { ...missing, 409: 'The container is not running', 503: 'The resource is unreachable' },
+    }),
+    requireRole('viewer'),
+    ref,
+    async (c) => {
+      const a = await find(c.req.valid('param').id);
+      if (!a.workloadId || a.state === 'released') {
+        return c.json(
+          { error: 'Conflict', details: 'The container is not running', code: 'NOT_RUNNING' },
+          409,
+        );
+      }
+      const runner = await engineCall(() => deps.catalog.runner(a.resourceId));
+      return c.json(await engineCall(() => runner.stats(a.workloadId!)));
+    },
+  );
+}

@@ -1,0 +1,47 @@
+/** The quota ledger's tables (owner "ledger"). */
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+export const allocations = sqliteTable(
+  'allocations',
+  {
+    id: text('id').primaryKey(),
+    resourceId: text('resource_id').notNull(),
+    nodeId: text('node_id').notNull(),
+    state: text('state', { enum: ['reserved', 'committed', 'released'] }).notNull(),
+    cpuMilli: integer('cpu_milli').notNull(),
+    memory: integer('memory').notNull(),
+    gpu: integer('gpu').notNull(),
+    image: text('image').notNull(),
+    command: text('command', { mode: 'json' }).$type<string[]>(),
+    workloadName: text('workload_name').notNull().unique(),
+    workloadId: text('workload_id'),
+    workloadState: text('workload_state'),
+    appId: text('app_id'),
+    owner: text('owner').notNull(),
+    createdAt: text('created_at').notNull(),
+    committedAt: text('committed_at'),
+    releasedAt: text('released_at'),
+    releaseReason: text('release_reason'),
+    /** Set when the workload was deleted through the API: hidden from listings, kept for audit. */
+    removedAt: text('removed_at'),
+  },
+  (t) => [
+    index('allocations_state_idx').on(t.state, t.resourceId),
+    index('allocations_workload_idx').on(t.workloadId),
+  ],
+);
+
+/** Idempotency-Key records for POST /run and deploy: the first result is replayed for repeats. */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    principal: text('principal').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    /** null while the first request is still in progress. */
+    status: integer('status'),
+    response: text('response'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.principal, t.key] })],
+);

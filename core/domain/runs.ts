@@ -1,0 +1,295 @@
+/**
+ * Running containers: the POST /run flow of the design document (validate → check resources →
+ * start → update usage) made crash-safe. The allocation is reserved before the engine is asked,
+ * committed once the workload runs, and released on any failure, so nothing is ever left
+ * half-allocated; the workload's deterministic name makes a retried start find, not duplicate, it.
+ */
+
+import { ApiError } from '../kernel/errors.ts';
+import type { PluginHooks, SerialHook } from '../kernel/hooks.ts';
+import type { Logger } from '../kernel/logger.ts';
+import { serviceKey } from '../kernel/services.ts';
+import type { Principal } from '../slots/auth.ts';
+import {
+  ImagePullError,
+  LABELS,
+  type PortMapping,
+  RunnerUnreachableError,
+  type WorkloadInfo,
+} from '../slots/runner.ts';
+import type { EventBus } from './events.ts';
+import { QuotaExceededError, type QuotaLedger } from './ledger/ledger.ts';
+import type { Allocation } from './ledger/types.ts';
+import { effectiveCapacity, type ResourceCatalog } from './resources/types.ts';
+
+export interface RunRequest {
+  image: string;
+  command?: string[];
+  /** Cores. */
+  cpuMilli: number;
+  /** Bytes. */
+  memory: number;
+  gpu: number;
+  env?: Record<string, string>;
+  ports?: PortMapping[];
+  resourceId?: string;
+  appId?: string;
+}
+
+declare module '../kernel/hooks.ts' {
+  interface IarnetHooks {
+    /** Admission: throw ApiError to refuse a run before anything is reserved. */
+    'run:validate': SerialHook<[request: RunRequest, principal: Principal]>;
+  }
+}
+
+export interface RunResult {
+  allocation: Allocation;
+  workload: WorkloadInfo;
+}
+
+export function quotaError(e: QuotaExceededError): ApiError {
+  // The body is the design document's, exactly; which limit was hit goes into the code.
+  return new ApiError(
+    503,
+    e.scope === 'node' ? 'QUOTA_EXCEEDED' : 'NO_RESOURCE_WITH_ROOM',
+    'Resource limit exceeded',
+    e.message,
+  );
+}
+
+export class RunService {
+  readonly #ledger: QuotaLedger;
+  readonly #catalog: ResourceCatalog;
+  readonly #events: EventBus;
+  readonly #hooks: PluginHooks;
+  readonly #nodeId: string;
+  readonly #log: Logger;
+
+  constructor(deps: {
+    ledger: QuotaLedger;
+    catalog: ResourceCatalog;
+    events: EventBus;
+    hooks: PluginHooks;
+    nodeId: string;
+    logger: Logger;
+  }) {
+    this.#ledger = deps.ledger;
+    this.#catalog = deps.catalog;
+    this.#events = deps.events;
+    this.#hooks = deps.hooks;
+    this.#nodeId = deps.nodeId;
+    this.#log = deps.logger;
+  }
+
+  async run(req: RunRequest, principal: Principal): Promise<RunResult> {
+    await this.#hooks.call('run:validate', req, principal);
+    const resources = await this.#catalog.list();
+    if (req.resourceId) {
+      const target = resources.find((r) => r.id === req.resourceId);
+      if (!target) {
+        throw new ApiError(
+          400,
+          'VALIDATION_FAILED',
+          'Invalid request',
+          `No resource has id ${req.resourceId}`,
+          {
+            fields: [{ path: 'resource_id', message: 'no such resource' }],
+          },
+        );
+      }
+      if (target.status !== 'connected') {
+        throw new ApiError(
+          503,
+          'RESOURCE_UNREACHABLE',
+          'Resource unavailable',
+          `Resource ${target.name} is ${target.status}${target.statusReason ? `: ${target.statusReason}` : ''}`,
+        );
+      }
+    }
+    const candidates = resources.flatMap((r) => {
+      const cap = r.status === 'connected' ? effectiveCapacity(r) : undefined;
+      return cap
+        ? [
+            {
+              id: r.id,
+              name: r.name,
+              capacity: { cpuMilli: Math.round(cap.cpu * 1000), memory: cap.memory, gpu: cap.gpu },
+            },
+          ]
+        : [];
+    });
+
+    let allocation: Allocation;
+    try {
+      allocation = await this.#ledger.reserve({
+        cpuMilli: req.cpuMilli,
+        memory: req.memory,
+        gpu: req.gpu,
+        image: req.image,
+        ...(req.command ? { command: req.command } : {}),
+        owner: principal.id,
+        ...(req.appId ? { appId: req.appId } : {}),
+        ...(req.resourceId ? { resourceId: req.resourceId } : {}),
+        candidates,
+      });
+    } catch (e) {
+      if (e instanceof QuotaExceededError) throw quotaError(e);
+      throw e;
+    }
+
+    try {
+      const runner = await this.#catalog.runner(allocation.resourceId);
+      const workload = await runner.start({
+        name: allocation.workloadName,
+        image: req.image,
+        ...(req.command ? { command: req.command } : {}),
+        ...(req.env ? { env: req.env } : {}),
+        ...(req.ports ? { ports: req.ports } : {}),
+        resources: { cpu: req.cpuMilli / 1000, memory: req.memory, gpu: req.gpu },
+        labels: {
+          [LABELS.node]: this.#nodeId,
+          [LABELS.alloc]: allocation.id,
+          [LABELS.resource]: allocation.resourceId,
+          ...(req.appId ? { [LABELS.app]: req.appId } : {}),
+        },
+        restartPolicy: 'no',
+      });
+      await this.#ledger.commit(allocation.id, workload.id, workload.state);
+      const committed = (await this.#ledger.get(allocation.id)) ?? allocation;
+      this.#events.emit('run:started', {
+        allocationId: allocation.id,
+        containerId: workload.id,
+        image: req.image,
+        resourceId: allocation.resourceId,
+        nodeId: this.#nodeId,
+      });
+      return { allocation: committed, workload };
+    } catch (e) {
+      await this.#abandon(allocation, e);
+      throw this.#startError(e, allocation);
+    }
+  }
+
+  /** Undo a start that failed after the reservation: remove any half-created workload, release. */
+  async #abandon(allocation: Allocation, cause: unknown): Promise<void> {
+    if (cause instanceof RunnerUnreachableError) {
+      await this.#catalog
+        .markUnreachable(allocation.resourceId, 'the engine could not be reached')
+        .catch(() => {});
+    } else {
+      try {
+        const runner = await this.#catalog.runner(allocation.resourceId);
+        await runner.remove(allocation.workloadName);
+      } catch (err) {
+        this.#log.warn({ err, allocation: allocation.id }, 'could not remove a workload whose start failed');
+      }
+    }
+    await this.#ledger.release(allocation.id, 'start-failed');
+    await this.#ledger.markRemoved(allocation.id);
+    this.#events.emit('run:failed', { allocationId: allocation.id, resourceId: allocation.resourceId });
+  }
+
+  #startError(e: unknown, allocation: Allocation): ApiError {
+    if (e instanceof ApiError) return e;
+    if (e instanceof RunnerUnreachableError) {
+      return new ApiError(
+        503,
+        'RESOURCE_UNREACHABLE',
+        'Resource unavailable',
+        'The chosen resource could not be reached; nothing was started',
+      );
+    }
+    if (e instanceof ImagePullError)
+      return new ApiError(422, 'IMAGE_PULL_FAILED', 'Image cannot be pulled', e.message);
+    this.#log.error({ err: e, allocation: allocation.id }, 'start failed');
+    return new ApiError(
+      502,
+      'ENGINE_ERROR',
+      'Engine error',
+      'The engine refused to start the container; nothing was left running',
+    );
+  }
+
+  /** Stop a workload and release its allocation (exactly once, whoever gets there first). */
+  async stop(a: Allocation): Promise<void> {
+    if (a.workloadId) {
+      const runner = await this.#runnerOrUnavailable(a.resourceId);
+      await engineCall(() => runner.stop(a.workloadId!));
+    }
+    if (await this.#ledger.release(a.id, 'stopped', 'exited')) {
+      this.#events.emit('run:stopped', {
+        allocationId: a.id,
+        containerId: a.workloadId,
+        resourceId: a.resourceId,
+      });
+    } else {
+      await this.#ledger.setWorkloadState(a.id, 'exited');
+    }
+  }
+
+  async restart(a: Allocation): Promise<void> {
+    if (a.state === 'released') {
+      throw new ApiError(
+        409,
+        'NOT_RUNNING',
+        'Conflict',
+        'This container has stopped and its quota was released; start a new run instead',
+      );
+    }
+    if (!a.workloadId)
+      throw new ApiError(409, 'NOT_STARTED', 'Conflict', 'This container is still being started');
+    const runner = await this.#runnerOrUnavailable(a.resourceId);
+    await engineCall(() => runner.restart(a.workloadId!));
+    this.#events.emit('run:restarted', {
+      allocationId: a.id,
+      containerId: a.workloadId,
+      resourceId: a.resourceId,
+    });
+  }
+
+  async remove(a: Allocation): Promise<void> {
+    const runner = await this.#runnerOrUnavailable(a.resourceId);
+    await engineCall(() => runner.remove(a.workloadId ?? a.workloadName));
+    const released = await this.#ledger.release(a.id, 'removed', 'removed');
+    await this.#ledger.markRemoved(a.id);
+    this.#events.emit(released ? 'run:stopped' : 'run:removed', {
+      allocationId: a.id,
+      containerId: a.workloadId,
+      resourceId: a.resourceId,
+    });
+  }
+
+  async #runnerOrUnavailable(resourceId: string) {
+    try {
+      return await this.#catalog.runner(resourceId);
+    } catch {
+      throw new ApiError(
+        503,
+        'RESOURCE_UNREACHABLE',
+        'Resource unavailable',
+        'The resource of this container cannot be used right now',
+      );
+    }
+  }
+}
+
+/** Engine failures on an existing workload, as client errors: unreachable → 503, other → 502. */
+export async function engineCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    if (e instanceof RunnerUnreachableError) {
+      throw new ApiError(
+        503,
+        'RESOURCE_UNREACHABLE',
+        'Resource unavailable',
+        'The engine could not be reached; nothing was changed',
+      );
+    }
+    throw new ApiError(502, 'ENGINE_ERROR', 'Engine error', 'The engine refused the operation');
+  }
+}
+
+export const RunServiceKey = serviceKey<RunService>('runs');

@@ -1,0 +1,170 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { QuotaExceededError, QuotaLedger } from '../../core/domain/ledger/ledger.ts';
+import type { Usage } from '../../core/domain/ledger/types.ts';
+import { place } from '../../core/domain/scheduler.ts';
+import type { Storage } from '../../core/slots/storage.ts';
+import { openTestStorage } from '../support/storage-host.ts';
+
+const GiB = 2 ** 30;
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
+
+async function ledger(
+  limits: Usage,
+  dataDir?: string,
+): Promise<{ ledger: QuotaLedger; storage: Storage; dataDir: string }> {
+  const opened = await openTestStorage(dataDir);
+  closers.push(opened.close);
+  await opened.storage.migrate('ledger', new URL('../../core/domain/ledger/migrations', import.meta.url));
+  return {
+    ledger: new QuotaLedger(opened.storage, 'node-test', limits),
+    storage: opened.storage,
+    dataDir: opened.dataDir,
+  };
+}
+
+const resource = (id: string, cpuMilli: number, memory: number, gpu = 0) => ({
+  id,
+  name: id,
+  capacity: { cpuMilli, memory, gpu },
+});
+const req = (cpuMilli: number, memory: number, gpu = 0, extra: object = {}) => ({
+  cpuMilli,
+  memory,
+  gpu,
+  image: 'busybox',
+  owner: 'u1',
+  candidates: [resource('r1', 8000, 16 * GiB, 2)],
+  ...extra,
+});
+
+describe('scheduler', () => {
+  it('packs: picks the resource that is fullest after placement', () => {
+    const a = { ...resource('a', 4000, 8 * GiB), used: { cpuMilli: 3000, memory: 1 * GiB, gpu: 0 } };
+    const b = { ...resource('b', 4000, 8 * GiB), used: { cpuMilli: 0, memory: 0, gpu: 0 } };
+    const placed = place({ cpuMilli: 500, memory: GiB, gpu: 0 }, [b, a]);
+    expect(placed.ok && placed.candidate.id).toBe('a');
+  });
+
+  it('names the first short dimension when nothing fits', () => {
+    const a = { ...resource('a', 1000, 8 * GiB), used: { cpuMilli: 0, memory: 0, gpu: 0 } };
+    expect(place({ cpuMilli: 2000, memory: GiB, gpu: 0 }, [a])).toEqual({
+      ok: false,
+      short: 'CPU',
+      tried: ['a'],
+    });
+    expect(place({ cpuMilli: 500, memory: 9 * GiB, gpu: 0 }, [a])).toMatchObject({
+      ok: false,
+      short: 'memory',
+    });
+    expect(place({ cpuMilli: 500, memory: GiB, gpu: 1 }, [a])).toMatchObject({ ok: false, short: 'GPU' });
+  });
+});
+
+describe('QuotaLedger', () => {
+  it('reserves, commits and releases exactly once', async () => {
+    const { ledger: l } = await ledger({ cpuMilli: 4000, memory: 8 * GiB, gpu: 1 });
+    const a = await l.reserve(req(1500, 2 * GiB));
+    expect(a).toMatchObject({ state: 'reserved', resourceId: 'r1', workloadName: `iarnet-${a.id}` });
+    expect(await l.usage()).toEqual({ cpuMilli: 1500, memory: 2 * GiB, gpu: 0 });
+    expect(await l.commit(a.id, 'c1')).toBe(true);
+    expect((await l.get(a.id))?.state).toBe('committed');
+    expect(await l.release(a.id, 'stopped')).toBe(true);
+    expect(await l.release(a.id, 'stopped again')).toBe(false);
+    expect(await l.commit(a.id, 'c1')).toBe(false);
+    expect(await l.usage()).toEqual({ cpuMilli: 0, memory: 0, gpu: 0 });
+    expect((await l.get(a.id))?.releaseReason).toBe('stopped');
+  });
+
+  it('refuses what exceeds the node limits, naming the resource (CPU first, as the document checks)', async () => {
+    const { ledger: l } = await ledger({ cpuMilli: 2000, memory: 4 * GiB, gpu: 0 });
+    await expect(l.reserve(req(2500, GiB))).rejects.toMatchObject({
+      scope: 'node',
+      short: 'CPU',
+      message: 'Insufficient CPU resources',
+    });
+    await expect(l.reserve(req(500, 5 * GiB))).rejects.toMatchObject({ short: 'memory' });
+    await expect(l.reserve(req(500, GiB, 1))).rejects.toMatchObject({ short: 'GPU' });
+    expect(await l.active()).toEqual([]);
+  });
+
+  it('refuses what no resource can hold, and honours an explicit resource', async () => {
+    const { ledger: l } = await ledger({ cpuMilli: 100_000, memory: 100 * GiB, gpu: 8 });
+    const two = [resource('small', 1000, GiB), resource('big', 4000, 8 * GiB)];
+    await expect(l.reserve(req(5000, GiB, 0, { candidates: two }))).rejects.toMatchObject({
+      scope: 'resource',
+      short: 'CPU',
+      tried: ['small', 'big'],
+    });
+    expect((await l.reserve(req(500, GiB / 2, 0, { candidates: two, resourceId: 'big' }))).resourceId).toBe(
+      'big',
+    );
+    await expect(
+      l.reserve(req(2000, GiB, 0, { candidates: two, resourceId: 'small' })),
+    ).rejects.toBeInstanceOf(QuotaExceededError);
+  });
+
+  it('never over-commits under 50 concurrent reservations (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ cpu: fc.integer({ min: 100, max: 3000 }), mem: fc.integer({ min: 1, max: 6 }) }),
+          { minLength: 50, maxLength: 50 },
+        ),
+        async (asks) => {
+          const { ledger: l } = await ledger({ cpuMilli: 8000, memory: 12 * GiB, gpu: 0 });
+          const results = await Promise.allSettled(asks.map((a) => l.reserve(req(a.cpu, a.mem * GiB))));
+          const granted = asks.filter((_, i) => results[i]!.status === 'fulfilled');
+          const used = await l.usage();
+          const cpu = granted.reduce((s, a) => s + a.cpu, 0);
+          const mem = granted.reduce((s, a) => s + a.mem * GiB, 0);
+          expect(used).toEqual({ cpuMilli: cpu, memory: mem, gpu: 0 });
+          expect(used.cpuMilli).toBeLessThanOrEqual(8000);
+          expect(used.memory).toBeLessThanOrEqual(12 * GiB);
+          for (const r of results)
+            if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(QuotaExceededError);
+          // Every refusal was necessary: the refused ask would not have fitted at the end either.
+          expect(granted.length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 5 },
+    );
+  });
+
+  it('releases exactly once under concurrent stop and reconcile', async () => {
+    const { ledger: l } = await ledger({ cpuMilli: 4000, memory: 8 * GiB, gpu: 0 });
+    const a = await l.reserve(req(1000, GiB));
+    const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => l.release(a.id, `r${i}`)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('keeps its state across a reopen (crash safety of the file)', async () => {
+    const first = await ledger({ cpuMilli: 4000, memory: 8 * GiB, gpu: 0 });
+    const a = await first.ledger.reserve(req(1000, GiB));
+    await first.ledger.commit(a.id, 'c1');
+    const again = await ledger({ cpuMilli: 4000, memory: 8 * GiB, gpu: 0 }, first.dataDir);
+    expect((await again.ledger.active()).map((x) => x.id)).toEqual([a.id]);
+  });
+
+  it('adopts a workload it has no active allocation for, and finds by workload id prefix', async () => {
+    const { ledger: l } = await ledger({ cpuMilli: 4000, memory: 8 * GiB, gpu: 0 });
+    await l.adopt({
+      id: 'aadopted',
+      resourceId: 'r1',
+      cpuMilli: 500,
+      memory: GiB,
+      gpu: 0,
+      image: 'x',
+      workloadName: 'iarnet-aadopted',
+      workloadId: 'abcdef0123456789',
+      workloadState: 'running',
+      owner: 'adopted',
+    });
+    expect(await l.usage()).toEqual({ cpuMilli: 500, memory: GiB, gpu: 0 });
+    expect((await l.find('abcdef012345'))?.id).toBe('aadopted');
+    expect(await l.find('abc')).toBeUndefined();
+  });
+});
