@@ -64,18 +64,23 @@ export function parseEndpoint(conn: ResourceConnection): Endpoint {
     throw new InvalidConnectionError('resource URL must not have a path');
   }
 
+  // WHATWG URLs hide a port that equals the scheme's default (https://h:443 → port ''), and keep
+  // IPv6 brackets in hostname; read the port from the text and strip the brackets.
+  const explicitPort = /^[a-z]+:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)/i.exec(conn.url)?.[1];
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+
   if (url.protocol === 'ssh:') {
     const username = decodeURIComponent(url.username) || conn.ssh?.username;
     if (!username) throw new InvalidConnectionError('an ssh:// resource needs a user (ssh://user@host)');
-    const port = url.port ? Number(url.port) : (conn.ssh?.port ?? 22);
-    return { kind: 'ssh', host: url.hostname, port, username };
+    const port = explicitPort ? Number(explicitPort) : (conn.ssh?.port ?? 22);
+    return { kind: 'ssh', host, port, username };
   }
 
   if (url.username)
     throw new InvalidConnectionError('put credentials in the credential fields, not in the URL');
   const tls = url.protocol === 'https:' || hasTls(conn);
-  const port = url.port ? Number(url.port) : tls ? 2376 : 2375;
-  return { kind: 'tcp', host: url.hostname, port, tls };
+  const port = explicitPort ? Number(explicitPort) : tls ? 2376 : 2375;
+  return { kind: 'tcp', host, port, tls };
 }
 
 function hasTls(conn: ResourceConnection): boolean {
@@ -136,9 +141,18 @@ export function dockerOptionsFor(
       if ((t.cert && !t.key) || (t.key && !t.cert)) {
         throw new InvalidConnectionError('a TLS client certificate needs both cert and key');
       }
-      if (t.skipVerify) {
-        // Only the operator can set this: the connection stays encrypted but the engine is not authenticated.
-        out.agent = new HttpsAgent({ ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: false });
+      // The catalog connects to the address it checked (an IP) and passes the name the certificate
+      // was issued for as `servername`; only an agent carries that to the TLS handshake.
+      const servername = typeof conn.options?.servername === 'string' ? conn.options.servername : undefined;
+      if (t.skipVerify || servername) {
+        out.agent = new HttpsAgent({
+          ca: t.ca,
+          cert: t.cert,
+          key: t.key,
+          // Only an admin can set skipVerify: still encrypted, but the engine is not authenticated.
+          rejectUnauthorized: !t.skipVerify,
+          ...(servername ? { servername } : {}),
+        });
       }
     }
     return out;

@@ -299,3 +299,41 @@ describe('against fake endpoints', () => {
     expect(calls).toBe(0);
   });
 });
+
+describe('parseEndpoint: ports and IPv6', () => {
+  const conn = (url: string, type = 'docker') => ({ id: 'r', type, url });
+  it('keeps an explicit default port and strips IPv6 brackets', () => {
+    expect(parseEndpoint(conn('https://engine.example:443'))).toEqual({
+      kind: 'tcp',
+      host: 'engine.example',
+      port: 443,
+      tls: true,
+    });
+    expect(parseEndpoint(conn('tcp://[::1]:2375'))).toEqual({
+      kind: 'tcp',
+      host: '::1',
+      port: 2375,
+      tls: false,
+    });
+    expect(parseEndpoint(conn('https://engine.example'))).toMatchObject({ port: 2376 });
+    expect(parseEndpoint(conn('ssh://root@[::1]', 'vm'))).toMatchObject({ host: '::1', port: 22 });
+  });
+
+  it('passes the checked name to TLS as servername through an agent', () => {
+    const opts = dockerOptionsFor(
+      {
+        id: 'r',
+        type: 'docker',
+        url: 'https://203.0.113.7:2376',
+        tls: { ca: 'CA' },
+        options: { servername: 'engine.example' },
+      },
+      { timeoutMs: 1000 },
+    );
+    expect(opts.agent?.options).toMatchObject({
+      servername: 'engine.example',
+      rejectUnauthorized: true,
+      ca: 'CA',
+    });
+  });
+});
