@@ -58,9 +58,9 @@ export function assembleApp(
   );
   app.use(async (c, next) => {
     // Every body IARNet accepts is JSON; refuse others before any handler reads them.
-    if (BODY_METHODS.has(c.req.method) && hasBody(c.req.raw)) {
-      const type = c.req.header('content-type') ?? '';
-      if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+    const type = c.req.header('content-type');
+    if (BODY_METHODS.has(c.req.method) && (type !== undefined || hasBody(c.req.raw))) {
+      if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type ?? '')) {
         throw new ApiError(
           415,
           'UNSUPPORTED_MEDIA_TYPE',
