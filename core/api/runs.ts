@@ -80,14 +80,24 @@ export function nodeRoutes(app: App, deps: NodeApiDeps): void {
         },
         principal,
       );
-      const answer = {
-        status: 'accepted' as const,
-        container_id: result.workload.id,
-        message: 'Container started successfully',
-        allocation_id: result.allocation.id,
-        resource_id: result.allocation.resourceId,
-        node_id: deps.nodeId,
-      };
+      const answer =
+        result.where === 'local'
+          ? {
+              status: 'accepted' as const,
+              container_id: result.workload.id,
+              message: 'Container started successfully',
+              allocation_id: result.allocation.id,
+              resource_id: result.allocation.resourceId,
+              node_id: deps.nodeId,
+            }
+          : {
+              status: 'accepted' as const,
+              container_id: result.placement.containerId,
+              message: `Container started successfully on peer ${result.placement.nodeId}`,
+              allocation_id: result.placement.allocationId,
+              resource_id: result.placement.resourceId,
+              node_id: result.placement.nodeId,
+            };
       if (key !== undefined) await deps.idempotency.finish(principal.id, key, 202, answer);
       return c.json(answer, 202);
     } catch (e) {

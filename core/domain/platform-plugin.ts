@@ -64,6 +64,7 @@ export default definePlugin({
     ctx.provide(EventBusKey, events);
     ctx.provide(RunServiceKey, runs);
     ctx.hooks.define('run:validate', 'serial');
+    ctx.hooks.define('run:overflow', 'first');
 
     // Deleting a resource: refuse while its containers hold quota, unless forced.
     ctx.hooks.on('resource:deleting', async (resource, { force }) => {

@@ -6,7 +6,7 @@
  */
 
 import { ApiError } from '../kernel/errors.ts';
-import type { PluginHooks, SerialHook } from '../kernel/hooks.ts';
+import type { FirstHook, PluginHooks, SerialHook } from '../kernel/hooks.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { serviceKey } from '../kernel/services.ts';
 import type { Principal } from '../slots/auth.ts';
@@ -36,17 +36,33 @@ export interface RunRequest {
   appId?: string;
 }
 
+/** Where a run that did not fit locally was placed instead (by a peer node). */
+export interface RemotePlacement {
+  nodeId: string;
+  containerId: string;
+  allocationId: string;
+  resourceId: string;
+}
+
 declare module '../kernel/hooks.ts' {
   interface IarnetHooks {
     /** Admission: throw ApiError to refuse a run before anything is reserved. */
     'run:validate': SerialHook<[request: RunRequest, principal: Principal]>;
+    /**
+     * The run does not fit on this node (quota or no resource with room). A handler may place it
+     * elsewhere (e.g. on a peer with room) and return where; undefined keeps the 503. `refusal`
+     * is the local error, to report what was tried.
+     */
+    'run:overflow': FirstHook<
+      [request: RunRequest, principal: Principal, refusal: ApiError],
+      RemotePlacement
+    >;
   }
 }
 
-export interface RunResult {
-  allocation: Allocation;
-  workload: WorkloadInfo;
-}
+export type RunResult =
+  | { where: 'local'; allocation: Allocation; workload: WorkloadInfo }
+  | { where: 'remote'; placement: RemotePlacement };
 
 export function quotaError(e: QuotaExceededError): ApiError {
   // The body is the design document's, exactly; which limit was hit goes into the code.
@@ -134,8 +150,14 @@ export class RunService {
         candidates,
       });
     } catch (e) {
-      if (e instanceof QuotaExceededError) throw quotaError(e);
-      throw e;
+      if (!(e instanceof QuotaExceededError)) throw e;
+      const refusal = quotaError(e);
+      // Requests pinned to a local resource, and runs forwarded by a peer (one hop only), stay here.
+      if (!req.resourceId && principal.kind !== 'node') {
+        const placement = await this.#hooks.call('run:overflow', req, principal, refusal);
+        if (placement) return { where: 'remote', placement };
+      }
+      throw refusal;
     }
 
     try {
@@ -164,7 +186,7 @@ export class RunService {
         resourceId: allocation.resourceId,
         nodeId: this.#nodeId,
       });
-      return { allocation: committed, workload };
+      return { where: 'local', allocation: committed, workload };
     } catch (e) {
       await this.#abandon(allocation, e);
       throw this.#startError(e, allocation);
