@@ -22,8 +22,20 @@ import { Reconciler } from './reconciler.ts';
 import { ResourceCatalogKey } from './resources/types.ts';
 import { RunService, RunServiceKey } from './runs.ts';
 
+/** Whole seconds, from YAML (a number) or from an IARNET_PLATFORM__* variable (a string). */
 const seconds = (min: number, max: number, def: number) =>
-  v.optional(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max)), def);
+  v.optional(
+    v.pipe(
+      v.union([
+        v.number(),
+        v.pipe(v.string(), v.regex(/^\d{1,9}$/, 'expected whole seconds'), v.transform(Number)),
+      ]),
+      v.integer(),
+      v.minValue(min),
+      v.maxValue(max),
+    ),
+    def,
+  );
 
 export const platformConfigSchema = v.strictObject({
   /** Seconds between full reconcile passes (engine events trigger extra ones sooner). */

@@ -33,6 +33,11 @@ export class Reconciler {
   readonly #log: Logger;
   /** A reservation younger than this may still be starting; it is not a leftover yet. */
   readonly #startGraceMs: number;
+  /**
+   * When this process set up. Runs are started only by the process that reserved them, so a
+   * reservation older than this belongs to a run that died with an earlier process.
+   */
+  readonly #bootAt = Date.now();
   /** One pass per resource at a time; a request during a pass schedules one more pass. */
   readonly #running = new Map<string, Promise<ReconcileSummary>>();
   readonly #again = new Set<string>();
@@ -96,8 +101,9 @@ export class Reconciler {
     // fresh commit without its workload and release it as vanished.
     const active = await this.#ledger.activeOn(resourceId);
     let workloads: WorkloadInfo[];
+    let runner: Awaited<ReturnType<ResourceCatalog['runner']>>;
     try {
-      const runner = await this.#catalog.runner(resourceId);
+      runner = await this.#catalog.runner(resourceId);
       workloads = await runner.list({ labels: { [LABELS.node]: this.#nodeId } });
     } catch (e) {
       if (e instanceof RunnerUnreachableError) {
@@ -134,8 +140,36 @@ export class Reconciler {
             reason: 'vanished',
           });
         }
+      } else if (a.state === 'reserved' && w.state === 'created') {
+        // Created but never started: a start still in progress, or one a crash cut short (the
+        // process died between create and start). Nobody was told it runs, so once its run is
+        // gone it is removed and its quota released rather than committed to a container that
+        // will never run.
+        const created = Date.parse(a.createdAt);
+        if (created >= this.#bootAt && Date.now() - created < this.#startGraceMs) continue;
+        try {
+          await runner.remove(w.id);
+        } catch (err) {
+          this.#log.warn(
+            { err, allocation: a.id },
+            'reconcile: cannot remove a workload whose start was interrupted',
+          );
+          continue;
+        }
+        if (await this.#ledger.release(a.id, 'start-abandoned', 'removed')) {
+          summary.released++;
+          await this.#ledger.markRemoved(a.id);
+          this.#events.emit('run:stopped', {
+            allocationId: a.id,
+            containerId: w.id,
+            resourceId,
+            reason: 'start-abandoned',
+          });
+        }
       } else if (!ALIVE.has(w.state)) {
-        if (await this.#ledger.release(a.id, 'exited', w.state)) {
+        if (
+          await this.#ledger.release(a.id, a.workloadState === 'stopping' ? 'stopped' : 'exited', w.state)
+        ) {
           summary.released++;
           this.#events.emit('run:stopped', {
             allocationId: a.id,

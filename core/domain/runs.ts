@@ -237,6 +237,8 @@ export class RunService {
   async stop(a: Allocation): Promise<void> {
     if (a.workloadId) {
       const runner = await this.#runnerOrUnavailable(a.resourceId);
+      // Tells the reconciler (which may see the exit first, from the engine's event) why it exited.
+      if (a.state !== 'released') await this.#ledger.setWorkloadState(a.id, 'stopping');
       await engineCall(() => runner.stop(a.workloadId!));
     }
     if (await this.#ledger.release(a.id, 'stopped', 'exited')) {

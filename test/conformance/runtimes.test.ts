@@ -78,5 +78,109 @@ for (const runtime of runtimeCommands()) {
       expect(await node.stop('SIGTERM')).toBe(0);
       expect(node.logs.some((l) => l.msg === 'stopped')).toBe(true);
     });
+
+    // Containers through the runtime's own Docker client (dockerode on Node, Bun and Deno). A node
+    // of its own, since the one above has been stopped; in CI a missing engine fails.
+    describe('containers on the local Docker engine', () => {
+      const nodeId = `conf-${runtime.name}-${Math.random().toString(16).slice(2, 10)}`;
+      let engine: RunningIarnet | undefined;
+      let socketPath = '';
+
+      afterAll(async () => {
+        await engine?.stop('SIGTERM').catch(() => engine?.stop('SIGKILL'));
+        if (!socketPath) return;
+        const { default: Docker } = await import('dockerode');
+        const docker = new Docker({ socketPath });
+        const left = await docker.listContainers({
+          all: true,
+          filters: { label: [`iarnet.node=${nodeId}`] },
+        });
+        await Promise.all(
+          left.map((c) =>
+            docker
+              .getContainer(c.Id)
+              .remove({ force: true })
+              .catch(() => {}),
+          ),
+        );
+      });
+
+      it('runs, lists and stops a container on the local Docker engine', async (ctx) => {
+        const { ensureTestImage, requireDocker, TEST_IMAGE } = await import('../support/docker-env.ts');
+        const available = await requireDocker(); // throws in CI when no engine answers
+        if (!available.ok) return ctx.skip();
+        socketPath = available.socketPath;
+        await ensureTestImage();
+        engine = await spawnIarnet(runtime.argv, {
+          env: {
+            IARNET_ADMIN_PASSWORD: ADMIN_PASSWORD,
+            IARNET_NODE_ID: nodeId,
+            IARNET_RUNNER_DOCKER__DEFAULT_SOCKET: socketPath,
+            // `sleep` as PID 1 ignores SIGTERM: do not wait the default 10 s before the kill.
+            IARNET_RUNNER_DOCKER__STOP_TIMEOUT_SECONDS: '1',
+          },
+        });
+        const url = engine.url;
+        const login = await fetch(`${url}/api/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+        });
+        expect(login.status).toBe(200);
+        const auth = { authorization: `Bearer ${(await login.json()).token}` };
+        const call = (method: string, path: string, body?: unknown) =>
+          fetch(`${url}${path}`, {
+            method,
+            headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+
+        const started = await call('POST', '/run', {
+          image: TEST_IMAGE,
+          command: ['sleep', '300'],
+          cpu: 0.1,
+          memory: 0.05,
+        });
+        const startedText = await started.text();
+        expect(started.status, startedText).toBe(202);
+        const run = JSON.parse(startedText);
+        expect(run).toMatchObject({ status: 'accepted', node_id: nodeId });
+        expect(run.container_id).toMatch(/^[0-9a-f]{64}$/);
+
+        const status = await (await call('GET', '/status')).json();
+        expect(status.containers).toContainEqual(
+          expect.objectContaining({ id: run.container_id, image: TEST_IMAGE, status: 'running' }),
+        );
+        expect(status.node_info).toMatchObject({ id: nodeId });
+        expect((await (await call('GET', '/resources')).json()).current).toEqual({
+          cpu: 0.1,
+          memory: 0.05,
+          gpu: 0,
+        });
+
+        const stopped = await call('POST', `/api/containers/${run.container_id}/stop`);
+        expect(stopped.status).toBe(200);
+        expect(await stopped.json()).toMatchObject({ id: run.container_id, allocation: 'released' });
+        expect((await (await call('GET', '/resources')).json()).current).toEqual({
+          cpu: 0,
+          memory: 0,
+          gpu: 0,
+        });
+        const after = await (await call('GET', '/status')).json();
+        expect(after.containers).toContainEqual(expect.objectContaining({ id: run.container_id }));
+        expect(after.containers.find((c: { id: string }) => c.id === run.container_id).status).not.toBe(
+          'running',
+        );
+
+        expect((await call('DELETE', `/api/containers/${run.container_id}`)).status).toBe(204);
+        expect((await call('GET', `/api/containers/${run.container_id}`)).status).toBe(404);
+        const { default: Docker } = await import('dockerode');
+        await expect(
+          new Docker({ socketPath }).getContainer(run.container_id).inspect(),
+        ).rejects.toMatchObject({
+          statusCode: 404,
+        });
+      });
+    });
   });
 }

@@ -104,7 +104,7 @@ nogroup:x:65534:
 EOF
 echo 'hosts: files dns' >"$ROOTFS/etc/nsswitch.conf"
 
-version="$("$BUSYBOX" 2>/dev/null | head -n1 | sed -n 's/^BusyBox \(v[^ ]*\).*/\1/p')"
+version="$("$BUSYBOX" 2>/dev/null | sed -n '1s/^BusyBox \(v[^ ]*\).*/\1/p')"
 log "importing $IMAGE (busybox ${version:-unknown}, $count applet links) from $BUSYBOX"
 tar --numeric-owner --owner=0 --group=0 -C "$ROOTFS" -cf - . |
   "$DOCKER" import \

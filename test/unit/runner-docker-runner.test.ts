@@ -250,7 +250,7 @@ describe('start() input checks', () => {
     await expect(r.start({ ...SPEC, env: { 'A=B': 'x' } })).rejects.toThrow(/environment/);
   });
   it('accepts registry hosts with ports, tags and digests', async () => {
-    for (const image of ['localhost:5000/team/app:1.2', 'ghcr.io/o/r@sha256:' + 'a'.repeat(64), 'busybox']) {
+    for (const image of ['localhost:5000/team/app:1.2', `ghcr.io/o/r@sha256:${'a'.repeat(64)}`, 'busybox']) {
       // passes the checks, then fails only because the engine is not there
       await expect(r.start({ ...SPEC, image })).rejects.toThrow(/unreachable/);
     }
