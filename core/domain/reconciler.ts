@@ -181,7 +181,8 @@ export class Reconciler {
         }
       } else if (a.state === 'reserved') {
         if (await this.#ledger.commit(a.id, w.id, w.state)) summary.committed++;
-      } else if (a.workloadState !== w.state) {
+      } else if (a.workloadState !== w.state && w.state !== 'created') {
+        // ('created' for a committed allocation is a listing older than its start: not news.)
         await this.#ledger.setWorkloadState(a.id, w.state);
         this.#events.emit('run:state', { allocationId: a.id, containerId: w.id, resourceId, state: w.state });
       }
