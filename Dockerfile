@@ -25,6 +25,7 @@ WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./package.json
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
+COPY --from=build --chown=root:root /app/web/dist ./web/dist
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8080 50051

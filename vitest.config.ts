@@ -8,6 +8,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
+      // The dashboard's component tests (jsdom) and the browser end-to-end tests keep their own configs.
+      'web/vitest.config.ts',
+      'test/e2e/vitest.config.ts',
       {
         extends: true,
         test: {

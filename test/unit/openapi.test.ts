@@ -2,6 +2,7 @@
  * The committed spec is the contract the dashboard and generated clients build on:
  * it must be current, valid OpenAPI 3.1, and cover every route the default node serves.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,5 +62,21 @@ describe('openapi/openapi.json', () => {
     } finally {
       await node.stop();
     }
+  });
+
+  it('matches the dashboard’s generated client types (run `npm run gen:client` after changing the spec)', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'iarnet-client-')), 'schema.d.ts');
+    const gen = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/openapi-typescript/bin/cli.js'),
+        join(ROOT, 'openapi/openapi.json'),
+        '-o',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(gen.status, gen.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(ROOT, 'web/src/api/schema.d.ts'), 'utf8'));
   });
 });
