@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import authPlugin from '../plugins/auth/index.ts';
 import dashboardPlugin from '../plugins/dashboard/index.ts';
+import discoveryPlugin from '../plugins/discovery/index.ts';
 import metricsPlugin from '../plugins/metrics/index.ts';
 import runnerDockerPlugin from '../plugins/runner-docker/index.ts';
 import storagePlugin from '../plugins/storage/index.ts';
@@ -27,6 +28,7 @@ export const BUILTIN_PLUGINS: AnyPlugin[] = [
   runnerDockerPlugin,
   platformPlugin,
   dashboardPlugin,
+  discoveryPlugin,
 ] as AnyPlugin[];
 
 function isPlugin(x: unknown): x is AnyPlugin {

@@ -25,7 +25,16 @@ export async function spawnIarnet(
   const [cmd, ...prefix] = argv;
   const child = spawn(
     cmd!,
-    [...prefix, '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(opts.args ?? [])],
+    [
+      ...prefix,
+      '--listen',
+      '127.0.0.1:0',
+      '--peer-listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      ...(opts.args ?? []),
+    ],
     {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', NO_COLOR: '1', ...opts.env },

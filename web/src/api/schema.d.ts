@@ -4,3973 +4,4071 @@
  */
 
 export interface paths {
-  '/api/auth/login': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Log in with username and password; returns a JWT */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Log in with username and password; returns a JWT */
-    post: operations['login'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/auth/me': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who am I: the principal of this request */
+        get: operations["getMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Who am I: the principal of this request */
-    get: operations['getMe'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/auth/password': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change your own password; ends your other sessions and returns a new one */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Change your own password; ends your other sessions and returns a new one */
-    post: operations['changePassword'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/auth/tokens': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/auth/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API tokens: your own, or everyone’s for admins (never the secrets) */
+        get: operations["listApiTokens"];
+        put?: never;
+        /** Create an API token; the response is the only time it is shown */
+        post: operations["createApiToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** List API tokens: your own, or everyone’s for admins (never the secrets) */
-    get: operations['listApiTokens'];
-    put?: never;
-    /** Create an API token; the response is the only time it is shown */
-    post: operations['createApiToken'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/auth/tokens/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/auth/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API token (your own; admins: any) */
+        delete: operations["revokeApiToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    post?: never;
-    /** Revoke an API token (your own; admins: any) */
-    delete: operations['revokeApiToken'];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/containers': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/containers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List containers (running and stopped, until deleted) */
+        get: operations["getApiContainers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** List containers (running and stopped, until deleted) */
-    get: operations['getApiContainers'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/containers/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/containers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One container */
+        get: operations["getApiContainersById"];
+        put?: never;
+        post?: never;
+        /** Delete a container (stops it first) and release its quota */
+        delete: operations["deleteApiContainersById"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** One container */
-    get: operations['getApiContainersById'];
-    put?: never;
-    post?: never;
-    /** Delete a container (stops it first) and release its quota */
-    delete: operations['deleteApiContainersById'];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/containers/{id}/logs': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/containers/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Container logs: the last `tail` lines, or with follow=true a text/event-stream of `log` events */
+        get: operations["getApiContainersByIdLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Container logs: the last `tail` lines, or with follow=true a text/event-stream of `log` events */
-    get: operations['getApiContainersByIdLogs'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/containers/{id}/restart': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/containers/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restart a running container (keeps its allocation) */
+        post: operations["postApiContainersByIdRestart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Restart a running container (keeps its allocation) */
-    post: operations['postApiContainersByIdRestart'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/containers/{id}/stats': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/containers/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live resource use: CPU % (from two samples), memory, network and block I/O */
+        get: operations["getApiContainersByIdStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Live resource use: CPU % (from two samples), memory, network and block I/O */
-    get: operations['getApiContainersByIdStats'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/containers/{id}/stop': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/containers/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop a container and release its quota */
+        post: operations["postApiContainersByIdStop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Stop a container and release its quota */
-    post: operations['postApiContainersByIdStop'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/events': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events (text/event-stream); resume with the Last-Event-ID header
+         * @description Each event has an id, a type (run:started, run:stopped, run:adopted, run:failed, run:state, resource:changed, reset) and JSON data {type, at, data}.
+         */
+        get: operations["getApiEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Live events (text/event-stream); resume with the Last-Event-ID header
-     * @description Each event has an id, a type (run:started, run:stopped, run:adopted, run:failed, run:state, resource:changed, reset) and JSON data {type, at, data}.
-     */
-    get: operations['getApiEvents'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/quota': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** IARNet nodes known through gossip (this node first) */
+        get: operations["getApiNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Quota summary (the design document’s GET /resources)
-     * @description limits (resource_limits), current (active allocations), available and utilization (percent); memory in GB.
-     */
-    get: operations['getApiQuota'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/resources': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quota summary (the design document’s GET /resources)
+         * @description limits (resource_limits), current (active allocations), available and utilization (percent); memory in GB.
+         */
+        get: operations["getApiQuota"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** List compute resources (Docker engines, Kubernetes clusters, VMs) */
-    get: operations['listResources'];
-    put?: never;
-    /**
-     * Add a resource; its connection is tested and its capacity read from the engine
-     * @description A failing connection test still saves the resource, with status unreachable or error and the reason in statusReason; with ?verify=true it answers 422 and saves nothing. Credentials are write-only.
-     */
-    post: operations['createResource'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/resources/test': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List compute resources (Docker engines, Kubernetes clusters, VMs) */
+        get: operations["listResources"];
+        put?: never;
+        /**
+         * Add a resource; its connection is tested and its capacity read from the engine
+         * @description A failing connection test still saves the resource, with status unreachable or error and the reason in statusReason; with ?verify=true it answers 422 and saves nothing. Credentials are write-only.
+         */
+        post: operations["createResource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Test a connection without saving: reads the capacity the engine reports
-     * @description Answers 200 either way: {ok: true, capacity, description} or {ok: false, error} with a generic reason. Bounded in time (resources.test_timeout).
-     */
-    post: operations['testResourceConnection'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/resources/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/resources/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test a connection without saving: reads the capacity the engine reports
+         * @description Answers 200 either way: {ok: true, capacity, description} or {ok: false, error} with a generic reason. Bounded in time (resources.test_timeout).
+         */
+        post: operations["testResourceConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Get a resource */
-    get: operations['getResource'];
-    /**
-     * Change a resource (partial: omitted fields are kept, null clears)
-     * @description Credentials omitted are kept; token: null (or tls/ssh credential: null) removes one. When the URL changes, every stored secret must be sent again or removed: stored credentials never go to another endpoint. A change of URL, type or credentials re-tests the connection (?verify=true: 422 and nothing changed on failure). A built-in resource only takes name, description, tags, location and limits.
-     */
-    put: operations['updateResource'];
-    post?: never;
-    /**
-     * Remove a resource
-     * @description Refused with 409 while IARNet workloads run on it, unless force=true (they are stopped first). A deleted built-in resource is not registered again at the next start.
-     */
-    delete: operations['deleteResource'];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/resources/{id}/refresh': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/resources/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a resource */
+        get: operations["getResource"];
+        /**
+         * Change a resource (partial: omitted fields are kept, null clears)
+         * @description Credentials omitted are kept; token: null (or tls/ssh credential: null) removes one. When the URL changes, every stored secret must be sent again or removed: stored credentials never go to another endpoint. A change of URL, type or credentials re-tests the connection (?verify=true: 422 and nothing changed on failure). A built-in resource only takes name, description, tags, location and limits.
+         */
+        put: operations["updateResource"];
+        post?: never;
+        /**
+         * Remove a resource
+         * @description Refused with 409 while IARNet workloads run on it, unless force=true (they are stopped first). A deleted built-in resource is not registered again at the next start.
+         */
+        delete: operations["deleteResource"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Read capacity and status from the engine now */
-    post: operations['refreshResource'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/run': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/resources/{id}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Read capacity and status from the engine now */
+        post: operations["refreshResource"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Start a container (the design document’s POST /run)
-     * @description Admits the run against the node’s quota and a resource’s capacity, starts it, and answers 202 with the container id. Over quota: 503 {"error":"Resource limit exceeded","details":"Insufficient CPU resources"} naming the short resource. Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
-     */
-    post: operations['postApiRun'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/users': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a container (the design document’s POST /run)
+         * @description Admits the run against the node’s quota and a resource’s capacity, starts it, and answers 202 with the container id. Over quota: 503 {"error":"Resource limit exceeded","details":"Insufficient CPU resources"} naming the short resource. Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
+         */
+        post: operations["postApiRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** List users */
-    get: operations['listUsers'];
-    put?: never;
-    /** Create a user */
-    post: operations['createUser'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/users/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List users */
+        get: operations["listUsers"];
+        put?: never;
+        /** Create a user */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Get a user */
-    get: operations['getUser'];
-    put?: never;
-    post?: never;
-    /** Delete a user and their API tokens */
-    delete: operations['deleteUser'];
-    options?: never;
-    head?: never;
-    /** Change a user’s role, reset their password, or disable/enable them */
-    patch: operations['updateUser'];
-    trace?: never;
-  };
-  '/healthz': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a user */
+        get: operations["getUser"];
+        put?: never;
+        post?: never;
+        /** Delete a user and their API tokens */
+        delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        /** Change a user’s role, reset their password, or disable/enable them */
+        patch: operations["updateUser"];
+        trace?: never;
     };
-    /** Liveness: the process serves HTTP */
-    get: operations['getHealthz'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/metrics': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process serves HTTP */
+        get: operations["getHealthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Prometheus metrics */
-    get: operations['getMetrics'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/openapi.json': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** This OpenAPI 3.1 document */
-    get: operations['getOpenapiJson'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/readyz': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This OpenAPI 3.1 document */
+        get: operations["getOpenapiJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Readiness: every plugin started and storage is writable */
-    get: operations['getReadyz'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/resources': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: every plugin started and storage is writable */
+        get: operations["getReadyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Quota summary (the design document’s GET /resources)
-     * @description limits (resource_limits), current (active allocations), available and utilization (percent); memory in GB.
-     */
-    get: operations['getResources'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/run': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quota summary (the design document’s GET /resources)
+         * @description limits (resource_limits), current (active allocations), available and utilization (percent); memory in GB.
+         */
+        get: operations["getResources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Start a container (the design document’s POST /run)
-     * @description Admits the run against the node’s quota and a resource’s capacity, starts it, and answers 202 with the container id. Over quota: 503 {"error":"Resource limit exceeded","details":"Insufficient CPU resources"} naming the short resource. Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
-     */
-    post: operations['postRun'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/status': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a container (the design document’s POST /run)
+         * @description Admits the run against the node’s quota and a resource’s capacity, starts it, and answers 202 with the container id. Over quota: 503 {"error":"Resource limit exceeded","details":"Insufficient CPU resources"} naming the short resource. Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
+         */
+        post: operations["postRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** Containers of this node (the design document’s GET /status) */
-    get: operations['getStatus'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
+    "/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Containers of this node (the design document’s GET /status) */
+        get: operations["getStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: {
-    /** Error */
-    Error: {
-      /** @description Machine-readable code, e.g. VALIDATION_FAILED */
-      code: string;
-      /** @description Human-readable explanation */
-      details: string;
-      /** @description Short summary, e.g. "Resource limit exceeded" */
-      error: string;
-      fields?: {
-        message: string;
-        /** @description Dotted path of the offending value */
-        path: string;
-      }[];
-      requestId?: string;
+    schemas: {
+        /** Error */
+        Error: {
+            /** @description Machine-readable code, e.g. VALIDATION_FAILED */
+            code: string;
+            /** @description Human-readable explanation */
+            details: string;
+            /** @description Short summary, e.g. "Resource limit exceeded" */
+            error: string;
+            fields?: {
+                message: string;
+                /** @description Dotted path of the offending value */
+                path: string;
+            }[];
+            requestId?: string;
+        };
     };
-  };
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-  login: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          password: string;
-          username: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Logged in */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            expiresAt: string;
-            /** @description JWT (HS256); send as "Authorization: Bearer <token>" */
-            token: string;
-            user: {
-              id: string;
-              /**
-               * @description viewer reads; operator runs and deploys; admin manages
-               * @enum {string}
-               */
-              role: 'viewer' | 'operator' | 'admin';
-              username: string;
-            };
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unknown username or wrong password (the same answer for both) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The account is disabled */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Too many login attempts; see Retry-After */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getMe: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The caller */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @description User id (for API tokens: the owner) */
-            id: string;
-            /** @enum {string} */
-            kind: 'user' | 'token' | 'node';
-            name: string;
-            /**
-             * @description Effective role: for an API token, the lower of its role and its owner’s
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            token?: {
-              expiresAt: string | null;
-              id: string;
-              name: string;
-            };
-          };
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  changePassword: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          currentPassword: string;
-          newPassword: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Changed; a fresh session */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            expiresAt: string;
-            /** @description JWT (HS256); send as "Authorization: Bearer <token>" */
-            token: string;
-            user: {
-              id: string;
-              /**
-               * @description viewer reads; operator runs and deploys; admin manages
-               * @enum {string}
-               */
-              role: 'viewer' | 'operator' | 'admin';
-              username: string;
-            };
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Too many attempts; see Retry-After */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  listApiTokens: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Tokens */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            createdAt: string;
-            expiresAt: string | null;
-            id: string;
-            lastUsedAt: string | null;
-            name: string;
-            revoked: boolean;
-            /**
-             * @description viewer reads; operator runs and deploys; admin manages
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            userId: string;
-            username: string;
-          }[];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  createApiToken: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description Days until the token stops working; omit for no expiry */
-          expiresInDays?: number;
-          /** @description What the token is for, e.g. "ci-deploy" */
-          name: string;
-          /**
-           * @description At most your own role; defaults to it
-           * @enum {string}
-           */
-          role?: 'viewer' | 'operator' | 'admin';
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            createdAt: string;
-            expiresAt: string | null;
-            id: string;
-            lastUsedAt: string | null;
-            name: string;
-            revoked: boolean;
-            /**
-             * @description viewer reads; operator runs and deploys; admin manages
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            /** @description The token (iat_<id>_<secret>). Shown only in this response. */
-            token: string;
-            userId: string;
-            username: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Too many active tokens */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  revokeApiToken: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Revoked (or already revoked) */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such token among those you may see */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getApiContainers: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Containers */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: {
-              /** @enum {string} */
-              allocation: 'reserved' | 'committed' | 'released';
-              allocationId: string;
-              appId?: string;
-              command?: string[];
-              createdAt: string;
-              /** @description Engine id (Docker container id); empty while starting */
-              id: string;
-              image: string;
-              name: string;
-              nodeId: string;
-              releaseReason?: string;
-              resourceId: string;
-              resources: {
-                cpu: number;
-                gpu: number;
-                /** @description GB */
-                memory: number;
-              };
-              status: string;
-            }[];
-            total: number;
-          };
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getApiContainersById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The container */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            allocation: 'reserved' | 'committed' | 'released';
-            allocationId: string;
-            appId?: string;
-            command?: string[];
-            createdAt: string;
-            /** @description Engine id (Docker container id); empty while starting */
-            id: string;
-            image: string;
-            name: string;
-            nodeId: string;
-            releaseReason?: string;
-            resourceId: string;
-            resources: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-            status: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such container */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  deleteApiContainersById: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such container */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The engine refused */
-      502: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getApiContainersByIdLogs: {
-    parameters: {
-      query?: {
-        tail?: string;
-        follow?: 'true' | 'false' | '1' | '0';
-        since?: string;
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Log lines (JSON), or an event stream when follow=true */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: {
-              message: string;
-              /** @enum {string} */
-              stream: 'stdout' | 'stderr';
-              timestamp: string;
-            }[];
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such container */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The container has not started yet */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  postApiContainersByIdRestart: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Done */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            allocation: 'reserved' | 'committed' | 'released';
-            allocationId: string;
-            appId?: string;
-            command?: string[];
-            createdAt: string;
-            /** @description Engine id (Docker container id); empty while starting */
-            id: string;
-            image: string;
-            name: string;
-            nodeId: string;
-            releaseReason?: string;
-            resourceId: string;
-            resources: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-            status: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such container */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Not possible in the container’s state */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The engine refused */
-      502: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getApiContainersByIdStats: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description One sample */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            at: string;
-            blockReadBytes: number;
-            blockWriteBytes: number;
-            cpuPercent: number;
-            memoryBytes: number;
-            memoryLimitBytes: number;
-            networkRxBytes: number;
-            networkTxBytes: number;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such container */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The container is not running */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  postApiContainersByIdStop: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Done */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            allocation: 'reserved' | 'committed' | 'released';
-            allocationId: string;
-            appId?: string;
-            command?: string[];
-            createdAt: string;
-            /** @description Engine id (Docker container id); empty while starting */
-            id: string;
-            image: string;
-            name: string;
-            nodeId: string;
-            releaseReason?: string;
-            resourceId: string;
-            resources: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-            status: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such container */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Not possible in the container’s state */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The engine refused */
-      502: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getApiEvents: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description An event stream */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'text/event-stream': string;
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getApiQuota: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Quota of this node */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            available: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-            current: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-            limits: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-            /** @description Percent of limits */
-            utilization: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
-            };
-          };
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  listResources: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Resources, oldest first */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @description Registered by the node itself (the local engine); its URL cannot be changed */
-            builtin: boolean;
-            /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
-            capacity?: {
-              cpu: number;
-              description?: string;
-              gpu: number;
-              memory: number;
-              storage?: number;
-            };
-            /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            cpu: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            /** @description ISO 8601 date-time (UTC) */
-            createdAt: string;
-            /** @description Which credentials are stored; their values are never returned */
-            credentials: {
-              hasCa: boolean;
-              hasCert: boolean;
-              hasKey: boolean;
-              hasSshKey: boolean;
-              hasSshPassword: boolean;
-              sshHostKey?: string;
-              sshPort?: number;
-              sshUser?: string;
-              tlsSkipVerify: boolean;
-            };
-            description?: string;
-            /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            gpu?: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            hasToken: boolean;
-            id: string;
-            /** @description Last successful capacity refresh */
-            lastUpdated: string;
-            limits?: {
-              cpu?: number;
-              gpu?: number;
-              memory?: number;
-            };
-            location?: string;
-            /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            memory: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            name: string;
-            /**
-             * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
-             * @enum {string}
-             */
-            status: 'connected' | 'disconnected' | 'error' | 'unreachable';
-            /** @description Why it is unreachable or in error */
-            statusReason?: string;
-            /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            storage: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            tags: string[];
-            /** @enum {string} */
-            type: 'docker' | 'kubernetes' | 'vm';
-            /** @description ISO 8601 date-time (UTC) */
-            updatedAt: string;
-            url: string;
-          }[];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  createResource: {
-    parameters: {
-      query?: {
-        /** @description true: test the connection first and answer 422 (saving nothing) when it fails */
-        verify?: 'true' | 'false';
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          description?: string;
-          /** @description Caps below what the engine reports */
-          limits?: {
-            /** @description Cores */
-            cpu?: number;
-            /** @description Cards */
-            gpu?: number;
-            /** @description GB (GiB) */
-            memory?: number;
-          };
-          location?: string;
-          /** @description Unique name, 1–63 characters */
-          name: string;
-          /** @description vm only */
-          ssh?: {
-            /** @description Fingerprint the VM’s host key must have, as `ssh-keygen -lf` prints it */
-            hostKey?: string;
-            /** @description Write-only */
-            password?: string;
-            port?: number;
-            /** @description PEM private key. Write-only. */
-            privateKey?: string;
-            username: string;
-          };
-          /** @description Up to 20 labels of at most 32 characters */
-          tags?: string[];
-          tls?: {
-            /** @description PEM CA certificate bundle. Write-only. */
-            ca?: string;
-            /** @description PEM client certificate. Write-only. */
-            cert?: string;
-            /** @description PEM client private key. Write-only. */
-            key?: string;
-            /** @description Encrypt but do not verify the server’s certificate (not recommended) */
-            skipVerify?: boolean;
-          };
-          /** @description Bearer token (Kubernetes, a token-checking Docker proxy) or SSH password. Write-only. */
-          token?: string;
-          /**
-           * @description docker: an engine (unix socket, tcp, https); vm: Docker over SSH; kubernetes: a cluster
-           * @enum {string}
-           */
-          type: 'docker' | 'kubernetes' | 'vm';
-          /** @description docker: unix:///var/run/docker.sock, tcp://host:2375 or https://host:2376; vm: ssh://user@host:22; kubernetes: https://host:6443 (http:// only for loopback) */
-          url: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @description Registered by the node itself (the local engine); its URL cannot be changed */
-            builtin: boolean;
-            /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
-            capacity?: {
-              cpu: number;
-              description?: string;
-              gpu: number;
-              memory: number;
-              storage?: number;
-            };
-            /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            cpu: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            /** @description ISO 8601 date-time (UTC) */
-            createdAt: string;
-            /** @description Which credentials are stored; their values are never returned */
-            credentials: {
-              hasCa: boolean;
-              hasCert: boolean;
-              hasKey: boolean;
-              hasSshKey: boolean;
-              hasSshPassword: boolean;
-              sshHostKey?: string;
-              sshPort?: number;
-              sshUser?: string;
-              tlsSkipVerify: boolean;
-            };
-            description?: string;
-            /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            gpu?: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            hasToken: boolean;
-            id: string;
-            /** @description Last successful capacity refresh */
-            lastUpdated: string;
-            limits?: {
-              cpu?: number;
-              gpu?: number;
-              memory?: number;
-            };
-            location?: string;
-            /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            memory: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            name: string;
-            /**
-             * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
-             * @enum {string}
-             */
-            status: 'connected' | 'disconnected' | 'error' | 'unreachable';
-            /** @description Why it is unreachable or in error */
-            statusReason?: string;
-            /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            storage: {
-              available: number;
-              total: number;
-              used: number;
-            };
-            tags: string[];
-            /** @enum {string} */
-            type: 'docker' | 'kubernetes' | 'vm';
-            /** @description ISO 8601 date-time (UTC) */
-            updatedAt: string;
-            url: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description A resource with this name exists */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No runner for this type is installed, or (verify=true) the connection test failed */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  testResourceConnection: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          description?: string;
-          /** @description Caps below what the engine reports */
-          limits?: {
-            /** @description Cores */
-            cpu?: number;
-            /** @description Cards */
-            gpu?: number;
-            /** @description GB (GiB) */
-            memory?: number;
-          };
-          location?: string;
-          /** @description Unique name, 1–63 characters */
-          name?: string;
-          /** @description vm only */
-          ssh?: {
-            /** @description Fingerprint the VM’s host key must have, as `ssh-keygen -lf` prints it */
-            hostKey?: string;
-            /** @description Write-only */
-            password?: string;
-            port?: number;
-            /** @description PEM private key. Write-only. */
-            privateKey?: string;
-            username: string;
-          };
-          /** @description Up to 20 labels of at most 32 characters */
-          tags?: string[];
-          tls?: {
-            /** @description PEM CA certificate bundle. Write-only. */
-            ca?: string;
-            /** @description PEM client certificate. Write-only. */
-            cert?: string;
-            /** @description PEM client private key. Write-only. */
-            key?: string;
-            /** @description Encrypt but do not verify the server’s certificate (not recommended) */
-            skipVerify?: boolean;
-          };
-          /** @description Bearer token (Kubernetes, a token-checking Docker proxy) or SSH password. Write-only. */
-          token?: string;
-          /**
-           * @description docker: an engine (unix socket, tcp, https); vm: Docker over SSH; kubernetes: a cluster
-           * @enum {string}
-           */
-          type: 'docker' | 'kubernetes' | 'vm';
-          /** @description docker: unix:///var/run/docker.sock, tcp://host:2375 or https://host:2376; vm: ssh://user@host:22; kubernetes: https://host:6443 (http:// only for loopback) */
-          url: string;
-        };
-      };
-    };
-    responses: {
-      /** @description The outcome of the test */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json':
-            | {
-                capacity: {
-                  /** @description Cores */
-                  cpu: number;
-                  /** @description Cards */
-                  gpu: number;
-                  /** @description GB (GiB) */
-                  memory: number;
-                  /** @description GB (GiB) */
-                  storage?: number;
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    username: string;
                 };
-                description?: string;
-                /** @constant */
-                ok: true;
-              }
-            | {
-                /** @description Generic reason; never the endpoint’s own answer */
-                error: string;
-                /** @constant */
-                ok: false;
-              };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No runner for this type is installed */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getResource: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The resource */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @description Registered by the node itself (the local engine); its URL cannot be changed */
-            builtin: boolean;
-            /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
-            capacity?: {
-              cpu: number;
-              description?: string;
-              gpu: number;
-              memory: number;
-              storage?: number;
             };
-            /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            cpu: {
-              available: number;
-              total: number;
-              used: number;
+        };
+        responses: {
+            /** @description Logged in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        expiresAt: string;
+                        /** @description JWT (HS256); send as "Authorization: Bearer <token>" */
+                        token: string;
+                        user: {
+                            id: string;
+                            /**
+                             * @description viewer reads; operator runs and deploys; admin manages
+                             * @enum {string}
+                             */
+                            role: "viewer" | "operator" | "admin";
+                            username: string;
+                        };
+                    };
+                };
             };
-            /** @description ISO 8601 date-time (UTC) */
-            createdAt: string;
-            /** @description Which credentials are stored; their values are never returned */
-            credentials: {
-              hasCa: boolean;
-              hasCert: boolean;
-              hasKey: boolean;
-              hasSshKey: boolean;
-              hasSshPassword: boolean;
-              sshHostKey?: string;
-              sshPort?: number;
-              sshUser?: string;
-              tlsSkipVerify: boolean;
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            description?: string;
-            /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            gpu?: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Unknown username or wrong password (the same answer for both) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            hasToken: boolean;
-            id: string;
-            /** @description Last successful capacity refresh */
-            lastUpdated: string;
-            limits?: {
-              cpu?: number;
-              gpu?: number;
-              memory?: number;
+            /** @description The account is disabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            location?: string;
-            /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            memory: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            name: string;
-            /**
-             * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
-             * @enum {string}
-             */
-            status: 'connected' | 'disconnected' | 'error' | 'unreachable';
-            /** @description Why it is unreachable or in error */
-            statusReason?: string;
-            /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            storage: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            tags: string[];
-            /** @enum {string} */
-            type: 'docker' | 'kubernetes' | 'vm';
-            /** @description ISO 8601 date-time (UTC) */
-            updatedAt: string;
-            url: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  updateResource: {
-    parameters: {
-      query?: {
-        /** @description true: test the connection first and answer 422 (saving nothing) when it fails */
-        verify?: 'true' | 'false';
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          description?: string | null;
-          limits?: {
-            /** @description Cores */
-            cpu?: number;
-            /** @description Cards */
-            gpu?: number;
-            /** @description GB (GiB) */
-            memory?: number;
-          } | null;
-          location?: string | null;
-          /** @description Unique name, 1–63 characters */
-          name?: string;
-          ssh?: {
-            hostKey?: string | null;
-            password?: string | null;
-            port?: number | null;
-            privateKey?: string | null;
-            username?: string;
-          } | null;
-          /** @description Up to 20 labels of at most 32 characters */
-          tags?: string[];
-          tls?: {
-            ca?: string | null;
-            cert?: string | null;
-            key?: string | null;
-            /** @description Encrypt but do not verify the server’s certificate (not recommended) */
-            skipVerify?: boolean;
-          } | null;
-          token?: string | null;
-          /**
-           * @description docker: an engine (unix socket, tcp, https); vm: Docker over SSH; kubernetes: a cluster
-           * @enum {string}
-           */
-          type?: 'docker' | 'kubernetes' | 'vm';
-          /** @description docker: unix:///var/run/docker.sock, tcp://host:2375 or https://host:2376; vm: ssh://user@host:22; kubernetes: https://host:6443 (http:// only for loopback) */
-          url?: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Updated */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @description Registered by the node itself (the local engine); its URL cannot be changed */
-            builtin: boolean;
-            /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
-            capacity?: {
-              cpu: number;
-              description?: string;
-              gpu: number;
-              memory: number;
-              storage?: number;
+            /** @description Too many login attempts; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            cpu: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description ISO 8601 date-time (UTC) */
-            createdAt: string;
-            /** @description Which credentials are stored; their values are never returned */
-            credentials: {
-              hasCa: boolean;
-              hasCert: boolean;
-              hasKey: boolean;
-              hasSshKey: boolean;
-              hasSshPassword: boolean;
-              sshHostKey?: string;
-              sshPort?: number;
-              sshUser?: string;
-              tlsSkipVerify: boolean;
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description User id (for API tokens: the owner) */
+                        id: string;
+                        /** @enum {string} */
+                        kind: "user" | "token" | "node";
+                        name: string;
+                        /**
+                         * @description Effective role: for an API token, the lower of its role and its owner’s
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        token?: {
+                            expiresAt: string | null;
+                            id: string;
+                            name: string;
+                        };
+                    };
+                };
             };
-            description?: string;
-            /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            gpu?: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            hasToken: boolean;
-            id: string;
-            /** @description Last successful capacity refresh */
-            lastUpdated: string;
-            limits?: {
-              cpu?: number;
-              gpu?: number;
-              memory?: number;
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            location?: string;
-            /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            memory: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            name: string;
-            /**
-             * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
-             * @enum {string}
-             */
-            status: 'connected' | 'disconnected' | 'error' | 'unreachable';
-            /** @description Why it is unreachable or in error */
-            statusReason?: string;
-            /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            storage: {
-              available: number;
-              total: number;
-              used: number;
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currentPassword: string;
+                    newPassword: string;
+                };
             };
-            tags: string[];
-            /** @enum {string} */
-            type: 'docker' | 'kubernetes' | 'vm';
-            /** @description ISO 8601 date-time (UTC) */
-            updatedAt: string;
-            url: string;
-          };
         };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description A resource with this name exists */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No runner for this type is installed, or (verify=true) the connection test failed */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  deleteResource: {
-    parameters: {
-      query?: {
-        /** @description true: delete even when workloads run on it (they are stopped) */
-        force?: 'true' | 'false';
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Workloads run on it (use force=true) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  refreshResource: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The refreshed resource */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @description Registered by the node itself (the local engine); its URL cannot be changed */
-            builtin: boolean;
-            /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
-            capacity?: {
-              cpu: number;
-              description?: string;
-              gpu: number;
-              memory: number;
-              storage?: number;
+        responses: {
+            /** @description Changed; a fresh session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        expiresAt: string;
+                        /** @description JWT (HS256); send as "Authorization: Bearer <token>" */
+                        token: string;
+                        user: {
+                            id: string;
+                            /**
+                             * @description viewer reads; operator runs and deploys; admin manages
+                             * @enum {string}
+                             */
+                            role: "viewer" | "operator" | "admin";
+                            username: string;
+                        };
+                    };
+                };
             };
-            /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            cpu: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description ISO 8601 date-time (UTC) */
-            createdAt: string;
-            /** @description Which credentials are stored; their values are never returned */
-            credentials: {
-              hasCa: boolean;
-              hasCert: boolean;
-              hasKey: boolean;
-              hasSshKey: boolean;
-              hasSshPassword: boolean;
-              sshHostKey?: string;
-              sshPort?: number;
-              sshUser?: string;
-              tlsSkipVerify: boolean;
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            description?: string;
-            /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            gpu?: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            hasToken: boolean;
-            id: string;
-            /** @description Last successful capacity refresh */
-            lastUpdated: string;
-            limits?: {
-              cpu?: number;
-              gpu?: number;
-              memory?: number;
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            location?: string;
-            /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            memory: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            name: string;
-            /**
-             * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
-             * @enum {string}
-             */
-            status: 'connected' | 'disconnected' | 'error' | 'unreachable';
-            /** @description Why it is unreachable or in error */
-            statusReason?: string;
-            /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
-            storage: {
-              available: number;
-              total: number;
-              used: number;
+            /** @description Too many attempts; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            tags: string[];
-            /** @enum {string} */
-            type: 'docker' | 'kubernetes' | 'vm';
-            /** @description ISO 8601 date-time (UTC) */
-            updatedAt: string;
-            url: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such resource */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  postApiRun: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          cap_add?: unknown[];
-          command?: string[];
-          /** @description CPU cores (fractional) */
-          cpu: number;
-          devices?: unknown[];
-          env?: {
-            [key: string]: string;
-          };
-          /**
-           * @description GPU cards
-           * @default 0
-           */
-          gpu?: number;
-          /** @constant */
-          host_network?: false;
-          /** @constant */
-          host_pid?: false;
-          image: string;
-          /** @description Memory in GB (GiB) */
-          memory: number;
-          ports?: {
-            containerPort: number;
-            hostPort?: number;
-            /**
-             * @default tcp
-             * @enum {string}
-             */
-            protocol?: 'tcp' | 'udp' | 'TCP' | 'UDP';
-          }[];
-          /** @constant */
-          privileged?: false;
-          /** @description Run on this resource only */
-          resource_id?: string;
-          volumes?: unknown[];
-        };
-      };
-    };
-    responses: {
-      /** @description Started */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            allocation_id: string;
-            container_id: string;
-            message: string;
-            node_id: string;
-            resource_id: string;
-            /** @constant */
-            status: 'accepted';
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description A request with this Idempotency-Key is still running */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Idempotency-Key reused with another body, or the image cannot be pulled */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The engine refused to start the container */
-      502: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Resource limit exceeded, or the resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  listUsers: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Users */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            createdAt: string;
-            disabled: boolean;
-            id: string;
-            lastLoginAt: string | null;
-            /**
-             * @description viewer reads; operator runs and deploys; admin manages
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            updatedAt: string;
-            username: string;
-          }[];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  createUser: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          password: string;
-          /**
-           * @description Defaults to viewer
-           * @enum {string}
-           */
-          role?: 'viewer' | 'operator' | 'admin';
-          /** @description Lower-case login name */
-          username: string;
-        };
-      };
-    };
-    responses: {
-      /** @description Created */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            createdAt: string;
-            disabled: boolean;
-            id: string;
-            lastLoginAt: string | null;
-            /**
-             * @description viewer reads; operator runs and deploys; admin manages
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            updatedAt: string;
-            username: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The username is taken */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getUser: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The user */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            createdAt: string;
-            disabled: boolean;
-            id: string;
-            lastLoginAt: string | null;
-            /**
-             * @description viewer reads; operator runs and deploys; admin manages
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            updatedAt: string;
-            username: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such user */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  deleteUser: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Deleted */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such user */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Would leave no enabled admin */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  updateUser: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          /** @description A disabled user can neither log in nor use tokens */
-          disabled?: boolean;
-          /** @description New password; ends the user’s sessions */
-          password?: string;
-          /**
-           * @description viewer reads; operator runs and deploys; admin manages
-           * @enum {string}
-           */
-          role?: 'viewer' | 'operator' | 'admin';
-        };
-      };
-    };
-    responses: {
-      /** @description Updated */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            createdAt: string;
-            disabled: boolean;
-            id: string;
-            lastLoginAt: string | null;
-            /**
-             * @description viewer reads; operator runs and deploys; admin manages
-             * @enum {string}
-             */
-            role: 'viewer' | 'operator' | 'admin';
-            /**
-             * Format: date-time
-             * @description ISO 8601 date-time (UTC)
-             */
-            updatedAt: string;
-            username: string;
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description No such user */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Would leave no enabled admin */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getHealthz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Alive */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @constant */
-            status: 'ok';
-          };
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getMetrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Prometheus text exposition format */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'text/plain': string;
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getOpenapiJson: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The document */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            [key: string]: unknown;
-          };
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getReadyz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Ready to serve */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            reason?: string;
-            /** @description Plugin host state: set-up, started, stopping, ... */
-            state: string;
-            /** @enum {string} */
-            status: 'ready' | 'not-ready';
-          };
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Not ready (starting, stopping, or a check failed) */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            reason?: string;
-            /** @description Plugin host state: set-up, started, stopping, ... */
-            state: string;
-            /** @enum {string} */
-            status: 'ready' | 'not-ready';
-          };
-        };
-      };
-    };
-  };
-  getResources: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Quota of this node */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            available: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            current: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
+        };
+    };
+    listApiTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tokens */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        expiresAt: string | null;
+                        id: string;
+                        lastUsedAt: string | null;
+                        name: string;
+                        revoked: boolean;
+                        /**
+                         * @description viewer reads; operator runs and deploys; admin manages
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        userId: string;
+                        username: string;
+                    }[];
+                };
             };
-            limits: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            /** @description Percent of limits */
-            utilization: {
-              cpu: number;
-              gpu: number;
-              /** @description GB */
-              memory: number;
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-          };
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  postRun: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': {
-          cap_add?: unknown[];
-          command?: string[];
-          /** @description CPU cores (fractional) */
-          cpu: number;
-          devices?: unknown[];
-          env?: {
-            [key: string]: string;
-          };
-          /**
-           * @description GPU cards
-           * @default 0
-           */
-          gpu?: number;
-          /** @constant */
-          host_network?: false;
-          /** @constant */
-          host_pid?: false;
-          image: string;
-          /** @description Memory in GB (GiB) */
-          memory: number;
-          ports?: {
-            containerPort: number;
-            hostPort?: number;
-            /**
-             * @default tcp
-             * @enum {string}
-             */
-            protocol?: 'tcp' | 'udp' | 'TCP' | 'UDP';
-          }[];
-          /** @constant */
-          privileged?: false;
-          /** @description Run on this resource only */
-          resource_id?: string;
-          volumes?: unknown[];
-        };
-      };
-    };
-    responses: {
-      /** @description Started */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            allocation_id: string;
-            container_id: string;
-            message: string;
-            node_id: string;
-            resource_id: string;
-            /** @constant */
-            status: 'accepted';
-          };
-        };
-      };
-      /** @description Invalid request: the body, query or path failed validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description A request with this Idempotency-Key is still running */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body too large */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Request body is not application/json */
-      415: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Idempotency-Key reused with another body, or the image cannot be pulled */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The engine refused to start the container */
-      502: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Resource limit exceeded, or the resource is unreachable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-    };
-  };
-  getStatus: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Containers and node info */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            containers: {
-              created_at: string;
-              id: string;
-              image: string;
-              resources: {
-                cpu: number;
-                gpu: number;
-                /** @description GB */
-                memory: number;
-              };
-              status: string;
-            }[];
-            node_info: {
-              address: string;
-              id: string;
-              last_updated: string;
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
-            total_containers: number;
-          };
         };
-      };
-      /** @description Missing, invalid or expired credentials */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The caller’s role does not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Unexpected server error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
     };
-  };
+    createApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Days until the token stops working; omit for no expiry */
+                    expiresInDays?: number;
+                    /** @description What the token is for, e.g. "ci-deploy" */
+                    name: string;
+                    /**
+                     * @description At most your own role; defaults to it
+                     * @enum {string}
+                     */
+                    role?: "viewer" | "operator" | "admin";
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        expiresAt: string | null;
+                        id: string;
+                        lastUsedAt: string | null;
+                        name: string;
+                        revoked: boolean;
+                        /**
+                         * @description viewer reads; operator runs and deploys; admin manages
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        /** @description The token (iat_<id>_<secret>). Shown only in this response. */
+                        token: string;
+                        userId: string;
+                        username: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many active tokens */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked (or already revoked) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such token among those you may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiContainers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Containers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @enum {string} */
+                            allocation: "reserved" | "committed" | "released";
+                            allocationId: string;
+                            appId?: string;
+                            command?: string[];
+                            createdAt: string;
+                            /** @description Engine id (Docker container id); empty while starting */
+                            id: string;
+                            image: string;
+                            name: string;
+                            nodeId: string;
+                            releaseReason?: string;
+                            resourceId: string;
+                            resources: {
+                                cpu: number;
+                                gpu: number;
+                                /** @description GB */
+                                memory: number;
+                            };
+                            status: string;
+                        }[];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiContainersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The container */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        allocation: "reserved" | "committed" | "released";
+                        allocationId: string;
+                        appId?: string;
+                        command?: string[];
+                        createdAt: string;
+                        /** @description Engine id (Docker container id); empty while starting */
+                        id: string;
+                        image: string;
+                        name: string;
+                        nodeId: string;
+                        releaseReason?: string;
+                        resourceId: string;
+                        resources: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        status: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such container */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiContainersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such container */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The engine refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiContainersByIdLogs: {
+        parameters: {
+            query?: {
+                tail?: string;
+                follow?: "true" | "false" | "1" | "0";
+                since?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Log lines (JSON), or an event stream when follow=true */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            message: string;
+                            /** @enum {string} */
+                            stream: "stdout" | "stderr";
+                            timestamp: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such container */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The container has not started yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiContainersByIdRestart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        allocation: "reserved" | "committed" | "released";
+                        allocationId: string;
+                        appId?: string;
+                        command?: string[];
+                        createdAt: string;
+                        /** @description Engine id (Docker container id); empty while starting */
+                        id: string;
+                        image: string;
+                        name: string;
+                        nodeId: string;
+                        releaseReason?: string;
+                        resourceId: string;
+                        resources: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        status: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such container */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not possible in the container’s state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The engine refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiContainersByIdStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One sample */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        at: string;
+                        blockReadBytes: number;
+                        blockWriteBytes: number;
+                        cpuPercent: number;
+                        memoryBytes: number;
+                        memoryLimitBytes: number;
+                        networkRxBytes: number;
+                        networkTxBytes: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such container */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The container is not running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiContainersByIdStop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        allocation: "reserved" | "committed" | "released";
+                        allocationId: string;
+                        appId?: string;
+                        command?: string[];
+                        createdAt: string;
+                        /** @description Engine id (Docker container id); empty while starting */
+                        id: string;
+                        image: string;
+                        name: string;
+                        nodeId: string;
+                        releaseReason?: string;
+                        resourceId: string;
+                        resources: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        status: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such container */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not possible in the container’s state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The engine refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiNodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description This node and its peers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            grpc_address: string;
+                            heartbeat: number;
+                            http_address: string;
+                            id: string;
+                            incarnation: number;
+                            /** @description ISO time this node last heard of its progress */
+                            last_seen: string;
+                            resources: {
+                                available: {
+                                    cpu: number;
+                                    gpu: number;
+                                    memory: number;
+                                };
+                                current: {
+                                    cpu: number;
+                                    gpu: number;
+                                    memory: number;
+                                };
+                                limits: {
+                                    cpu: number;
+                                    gpu: number;
+                                    memory: number;
+                                };
+                                resource_count: number;
+                            } | null;
+                            self: boolean;
+                            /** @enum {string} */
+                            status: "alive" | "suspect" | "dead" | "left";
+                            status_since: string;
+                            /** @description ISO time of its last data change, by its own clock */
+                            updated_at: string;
+                            version: string;
+                        }[];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Quota of this node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        available: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        current: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        limits: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        /** @description Percent of limits */
+                        utilization: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listResources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resources, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Registered by the node itself (the local engine); its URL cannot be changed */
+                        builtin: boolean;
+                        /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
+                        capacity?: {
+                            cpu: number;
+                            description?: string;
+                            gpu: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        cpu: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        /** @description ISO 8601 date-time (UTC) */
+                        createdAt: string;
+                        /** @description Which credentials are stored; their values are never returned */
+                        credentials: {
+                            hasCa: boolean;
+                            hasCert: boolean;
+                            hasKey: boolean;
+                            hasSshKey: boolean;
+                            hasSshPassword: boolean;
+                            sshHostKey?: string;
+                            sshPort?: number;
+                            sshUser?: string;
+                            tlsSkipVerify: boolean;
+                        };
+                        description?: string;
+                        /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        gpu?: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        hasToken: boolean;
+                        id: string;
+                        /** @description Last successful capacity refresh */
+                        lastUpdated: string;
+                        limits?: {
+                            cpu?: number;
+                            gpu?: number;
+                            memory?: number;
+                        };
+                        location?: string;
+                        /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        memory: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        name: string;
+                        /**
+                         * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
+                         * @enum {string}
+                         */
+                        status: "connected" | "disconnected" | "error" | "unreachable";
+                        /** @description Why it is unreachable or in error */
+                        statusReason?: string;
+                        /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        storage: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        tags: string[];
+                        /** @enum {string} */
+                        type: "docker" | "kubernetes" | "vm";
+                        /** @description ISO 8601 date-time (UTC) */
+                        updatedAt: string;
+                        url: string;
+                    }[];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createResource: {
+        parameters: {
+            query?: {
+                /** @description true: test the connection first and answer 422 (saving nothing) when it fails */
+                verify?: "true" | "false";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    /** @description Caps below what the engine reports */
+                    limits?: {
+                        /** @description Cores */
+                        cpu?: number;
+                        /** @description Cards */
+                        gpu?: number;
+                        /** @description GB (GiB) */
+                        memory?: number;
+                    };
+                    location?: string;
+                    /** @description Unique name, 1–63 characters */
+                    name: string;
+                    /** @description vm only */
+                    ssh?: {
+                        /** @description Fingerprint the VM’s host key must have, as `ssh-keygen -lf` prints it */
+                        hostKey?: string;
+                        /** @description Write-only */
+                        password?: string;
+                        port?: number;
+                        /** @description PEM private key. Write-only. */
+                        privateKey?: string;
+                        username: string;
+                    };
+                    /** @description Up to 20 labels of at most 32 characters */
+                    tags?: string[];
+                    tls?: {
+                        /** @description PEM CA certificate bundle. Write-only. */
+                        ca?: string;
+                        /** @description PEM client certificate. Write-only. */
+                        cert?: string;
+                        /** @description PEM client private key. Write-only. */
+                        key?: string;
+                        /** @description Encrypt but do not verify the server’s certificate (not recommended) */
+                        skipVerify?: boolean;
+                    };
+                    /** @description Bearer token (Kubernetes, a token-checking Docker proxy) or SSH password. Write-only. */
+                    token?: string;
+                    /**
+                     * @description docker: an engine (unix socket, tcp, https); vm: Docker over SSH; kubernetes: a cluster
+                     * @enum {string}
+                     */
+                    type: "docker" | "kubernetes" | "vm";
+                    /** @description docker: unix:///var/run/docker.sock, tcp://host:2375 or https://host:2376; vm: ssh://user@host:22; kubernetes: https://host:6443 (http:// only for loopback) */
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Registered by the node itself (the local engine); its URL cannot be changed */
+                        builtin: boolean;
+                        /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
+                        capacity?: {
+                            cpu: number;
+                            description?: string;
+                            gpu: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        cpu: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        /** @description ISO 8601 date-time (UTC) */
+                        createdAt: string;
+                        /** @description Which credentials are stored; their values are never returned */
+                        credentials: {
+                            hasCa: boolean;
+                            hasCert: boolean;
+                            hasKey: boolean;
+                            hasSshKey: boolean;
+                            hasSshPassword: boolean;
+                            sshHostKey?: string;
+                            sshPort?: number;
+                            sshUser?: string;
+                            tlsSkipVerify: boolean;
+                        };
+                        description?: string;
+                        /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        gpu?: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        hasToken: boolean;
+                        id: string;
+                        /** @description Last successful capacity refresh */
+                        lastUpdated: string;
+                        limits?: {
+                            cpu?: number;
+                            gpu?: number;
+                            memory?: number;
+                        };
+                        location?: string;
+                        /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        memory: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        name: string;
+                        /**
+                         * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
+                         * @enum {string}
+                         */
+                        status: "connected" | "disconnected" | "error" | "unreachable";
+                        /** @description Why it is unreachable or in error */
+                        statusReason?: string;
+                        /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        storage: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        tags: string[];
+                        /** @enum {string} */
+                        type: "docker" | "kubernetes" | "vm";
+                        /** @description ISO 8601 date-time (UTC) */
+                        updatedAt: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A resource with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No runner for this type is installed, or (verify=true) the connection test failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    testResourceConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    /** @description Caps below what the engine reports */
+                    limits?: {
+                        /** @description Cores */
+                        cpu?: number;
+                        /** @description Cards */
+                        gpu?: number;
+                        /** @description GB (GiB) */
+                        memory?: number;
+                    };
+                    location?: string;
+                    /** @description Unique name, 1–63 characters */
+                    name?: string;
+                    /** @description vm only */
+                    ssh?: {
+                        /** @description Fingerprint the VM’s host key must have, as `ssh-keygen -lf` prints it */
+                        hostKey?: string;
+                        /** @description Write-only */
+                        password?: string;
+                        port?: number;
+                        /** @description PEM private key. Write-only. */
+                        privateKey?: string;
+                        username: string;
+                    };
+                    /** @description Up to 20 labels of at most 32 characters */
+                    tags?: string[];
+                    tls?: {
+                        /** @description PEM CA certificate bundle. Write-only. */
+                        ca?: string;
+                        /** @description PEM client certificate. Write-only. */
+                        cert?: string;
+                        /** @description PEM client private key. Write-only. */
+                        key?: string;
+                        /** @description Encrypt but do not verify the server’s certificate (not recommended) */
+                        skipVerify?: boolean;
+                    };
+                    /** @description Bearer token (Kubernetes, a token-checking Docker proxy) or SSH password. Write-only. */
+                    token?: string;
+                    /**
+                     * @description docker: an engine (unix socket, tcp, https); vm: Docker over SSH; kubernetes: a cluster
+                     * @enum {string}
+                     */
+                    type: "docker" | "kubernetes" | "vm";
+                    /** @description docker: unix:///var/run/docker.sock, tcp://host:2375 or https://host:2376; vm: ssh://user@host:22; kubernetes: https://host:6443 (http:// only for loopback) */
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The outcome of the test */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        capacity: {
+                            /** @description Cores */
+                            cpu: number;
+                            /** @description Cards */
+                            gpu: number;
+                            /** @description GB (GiB) */
+                            memory: number;
+                            /** @description GB (GiB) */
+                            storage?: number;
+                        };
+                        description?: string;
+                        /** @constant */
+                        ok: true;
+                    } | {
+                        /** @description Generic reason; never the endpoint’s own answer */
+                        error: string;
+                        /** @constant */
+                        ok: false;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No runner for this type is installed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The resource */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Registered by the node itself (the local engine); its URL cannot be changed */
+                        builtin: boolean;
+                        /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
+                        capacity?: {
+                            cpu: number;
+                            description?: string;
+                            gpu: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        cpu: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        /** @description ISO 8601 date-time (UTC) */
+                        createdAt: string;
+                        /** @description Which credentials are stored; their values are never returned */
+                        credentials: {
+                            hasCa: boolean;
+                            hasCert: boolean;
+                            hasKey: boolean;
+                            hasSshKey: boolean;
+                            hasSshPassword: boolean;
+                            sshHostKey?: string;
+                            sshPort?: number;
+                            sshUser?: string;
+                            tlsSkipVerify: boolean;
+                        };
+                        description?: string;
+                        /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        gpu?: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        hasToken: boolean;
+                        id: string;
+                        /** @description Last successful capacity refresh */
+                        lastUpdated: string;
+                        limits?: {
+                            cpu?: number;
+                            gpu?: number;
+                            memory?: number;
+                        };
+                        location?: string;
+                        /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        memory: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        name: string;
+                        /**
+                         * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
+                         * @enum {string}
+                         */
+                        status: "connected" | "disconnected" | "error" | "unreachable";
+                        /** @description Why it is unreachable or in error */
+                        statusReason?: string;
+                        /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        storage: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        tags: string[];
+                        /** @enum {string} */
+                        type: "docker" | "kubernetes" | "vm";
+                        /** @description ISO 8601 date-time (UTC) */
+                        updatedAt: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateResource: {
+        parameters: {
+            query?: {
+                /** @description true: test the connection first and answer 422 (saving nothing) when it fails */
+                verify?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string | null;
+                    limits?: {
+                        /** @description Cores */
+                        cpu?: number;
+                        /** @description Cards */
+                        gpu?: number;
+                        /** @description GB (GiB) */
+                        memory?: number;
+                    } | null;
+                    location?: string | null;
+                    /** @description Unique name, 1–63 characters */
+                    name?: string;
+                    ssh?: {
+                        hostKey?: string | null;
+                        password?: string | null;
+                        port?: number | null;
+                        privateKey?: string | null;
+                        username?: string;
+                    } | null;
+                    /** @description Up to 20 labels of at most 32 characters */
+                    tags?: string[];
+                    tls?: {
+                        ca?: string | null;
+                        cert?: string | null;
+                        key?: string | null;
+                        /** @description Encrypt but do not verify the server’s certificate (not recommended) */
+                        skipVerify?: boolean;
+                    } | null;
+                    token?: string | null;
+                    /**
+                     * @description docker: an engine (unix socket, tcp, https); vm: Docker over SSH; kubernetes: a cluster
+                     * @enum {string}
+                     */
+                    type?: "docker" | "kubernetes" | "vm";
+                    /** @description docker: unix:///var/run/docker.sock, tcp://host:2375 or https://host:2376; vm: ssh://user@host:22; kubernetes: https://host:6443 (http:// only for loopback) */
+                    url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Registered by the node itself (the local engine); its URL cannot be changed */
+                        builtin: boolean;
+                        /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
+                        capacity?: {
+                            cpu: number;
+                            description?: string;
+                            gpu: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        cpu: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        /** @description ISO 8601 date-time (UTC) */
+                        createdAt: string;
+                        /** @description Which credentials are stored; their values are never returned */
+                        credentials: {
+                            hasCa: boolean;
+                            hasCert: boolean;
+                            hasKey: boolean;
+                            hasSshKey: boolean;
+                            hasSshPassword: boolean;
+                            sshHostKey?: string;
+                            sshPort?: number;
+                            sshUser?: string;
+                            tlsSkipVerify: boolean;
+                        };
+                        description?: string;
+                        /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        gpu?: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        hasToken: boolean;
+                        id: string;
+                        /** @description Last successful capacity refresh */
+                        lastUpdated: string;
+                        limits?: {
+                            cpu?: number;
+                            gpu?: number;
+                            memory?: number;
+                        };
+                        location?: string;
+                        /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        memory: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        name: string;
+                        /**
+                         * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
+                         * @enum {string}
+                         */
+                        status: "connected" | "disconnected" | "error" | "unreachable";
+                        /** @description Why it is unreachable or in error */
+                        statusReason?: string;
+                        /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        storage: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        tags: string[];
+                        /** @enum {string} */
+                        type: "docker" | "kubernetes" | "vm";
+                        /** @description ISO 8601 date-time (UTC) */
+                        updatedAt: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A resource with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No runner for this type is installed, or (verify=true) the connection test failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteResource: {
+        parameters: {
+            query?: {
+                /** @description true: delete even when workloads run on it (they are stopped) */
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Workloads run on it (use force=true) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    refreshResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The refreshed resource */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Registered by the node itself (the local engine); its URL cannot be changed */
+                        builtin: boolean;
+                        /** @description What the engine reported at lastUpdated (cores, GB, cards, GB), before limits */
+                        capacity?: {
+                            cpu: number;
+                            description?: string;
+                            gpu: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        /** @description Cores. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        cpu: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        /** @description ISO 8601 date-time (UTC) */
+                        createdAt: string;
+                        /** @description Which credentials are stored; their values are never returned */
+                        credentials: {
+                            hasCa: boolean;
+                            hasCert: boolean;
+                            hasKey: boolean;
+                            hasSshKey: boolean;
+                            hasSshPassword: boolean;
+                            sshHostKey?: string;
+                            sshPort?: number;
+                            sshUser?: string;
+                            tlsSkipVerify: boolean;
+                        };
+                        description?: string;
+                        /** @description Cards. total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        gpu?: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        hasToken: boolean;
+                        id: string;
+                        /** @description Last successful capacity refresh */
+                        lastUpdated: string;
+                        limits?: {
+                            cpu?: number;
+                            gpu?: number;
+                            memory?: number;
+                        };
+                        location?: string;
+                        /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        memory: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        name: string;
+                        /**
+                         * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
+                         * @enum {string}
+                         */
+                        status: "connected" | "disconnected" | "error" | "unreachable";
+                        /** @description Why it is unreachable or in error */
+                        statusReason?: string;
+                        /** @description GB (GiB); used is not tracked yet (0). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
+                        storage: {
+                            available: number;
+                            total: number;
+                            used: number;
+                        };
+                        tags: string[];
+                        /** @enum {string} */
+                        type: "docker" | "kubernetes" | "vm";
+                        /** @description ISO 8601 date-time (UTC) */
+                        updatedAt: string;
+                        url: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    cap_add?: unknown[];
+                    command?: string[];
+                    /** @description CPU cores (fractional) */
+                    cpu: number;
+                    devices?: unknown[];
+                    env?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description GPU cards
+                     * @default 0
+                     */
+                    gpu?: number;
+                    /** @constant */
+                    host_network?: false;
+                    /** @constant */
+                    host_pid?: false;
+                    image: string;
+                    /** @description Memory in GB (GiB) */
+                    memory: number;
+                    ports?: {
+                        containerPort: number;
+                        hostPort?: number;
+                        /**
+                         * @default tcp
+                         * @enum {string}
+                         */
+                        protocol?: "tcp" | "udp" | "TCP" | "UDP";
+                    }[];
+                    /** @constant */
+                    privileged?: false;
+                    /** @description Run on this resource only */
+                    resource_id?: string;
+                    volumes?: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description Started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        allocation_id: string;
+                        container_id: string;
+                        message: string;
+                        node_id: string;
+                        resource_id: string;
+                        /** @constant */
+                        status: "accepted";
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key reused with another body, or the image cannot be pulled */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The engine refused to start the container */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Resource limit exceeded, or the resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        disabled: boolean;
+                        id: string;
+                        lastLoginAt: string | null;
+                        /**
+                         * @description viewer reads; operator runs and deploys; admin manages
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                        username: string;
+                    }[];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    password: string;
+                    /**
+                     * @description Defaults to viewer
+                     * @enum {string}
+                     */
+                    role?: "viewer" | "operator" | "admin";
+                    /** @description Lower-case login name */
+                    username: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        disabled: boolean;
+                        id: string;
+                        lastLoginAt: string | null;
+                        /**
+                         * @description viewer reads; operator runs and deploys; admin manages
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                        username: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The username is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        disabled: boolean;
+                        id: string;
+                        lastLoginAt: string | null;
+                        /**
+                         * @description viewer reads; operator runs and deploys; admin manages
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                        username: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Would leave no enabled admin */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A disabled user can neither log in nor use tokens */
+                    disabled?: boolean;
+                    /** @description New password; ends the user’s sessions */
+                    password?: string;
+                    /**
+                     * @description viewer reads; operator runs and deploys; admin manages
+                     * @enum {string}
+                     */
+                    role?: "viewer" | "operator" | "admin";
+                };
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        disabled: boolean;
+                        id: string;
+                        lastLoginAt: string | null;
+                        /**
+                         * @description viewer reads; operator runs and deploys; admin manages
+                         * @enum {string}
+                         */
+                        role: "viewer" | "operator" | "admin";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                        username: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Would leave no enabled admin */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getHealthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOpenapiJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReadyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready to serve */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        reason?: string;
+                        /** @description Plugin host state: set-up, started, stopping, ... */
+                        state: string;
+                        /** @enum {string} */
+                        status: "ready" | "not-ready";
+                    };
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready (starting, stopping, or a check failed) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        reason?: string;
+                        /** @description Plugin host state: set-up, started, stopping, ... */
+                        state: string;
+                        /** @enum {string} */
+                        status: "ready" | "not-ready";
+                    };
+                };
+            };
+        };
+    };
+    getResources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Quota of this node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        available: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        current: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        limits: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                        /** @description Percent of limits */
+                        utilization: {
+                            cpu: number;
+                            gpu: number;
+                            /** @description GB */
+                            memory: number;
+                        };
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    cap_add?: unknown[];
+                    command?: string[];
+                    /** @description CPU cores (fractional) */
+                    cpu: number;
+                    devices?: unknown[];
+                    env?: {
+                        [key: string]: string;
+                    };
+                    /**
+                     * @description GPU cards
+                     * @default 0
+                     */
+                    gpu?: number;
+                    /** @constant */
+                    host_network?: false;
+                    /** @constant */
+                    host_pid?: false;
+                    image: string;
+                    /** @description Memory in GB (GiB) */
+                    memory: number;
+                    ports?: {
+                        containerPort: number;
+                        hostPort?: number;
+                        /**
+                         * @default tcp
+                         * @enum {string}
+                         */
+                        protocol?: "tcp" | "udp" | "TCP" | "UDP";
+                    }[];
+                    /** @constant */
+                    privileged?: false;
+                    /** @description Run on this resource only */
+                    resource_id?: string;
+                    volumes?: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description Started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        allocation_id: string;
+                        container_id: string;
+                        message: string;
+                        node_id: string;
+                        resource_id: string;
+                        /** @constant */
+                        status: "accepted";
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key reused with another body, or the image cannot be pulled */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The engine refused to start the container */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Resource limit exceeded, or the resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Containers and node info */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        containers: {
+                            created_at: string;
+                            id: string;
+                            image: string;
+                            resources: {
+                                cpu: number;
+                                gpu: number;
+                                /** @description GB */
+                                memory: number;
+                            };
+                            status: string;
+                        }[];
+                        node_info: {
+                            address: string;
+                            id: string;
+                            last_updated: string;
+                        };
+                        total_containers: number;
+                    };
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
 }

@@ -1,0 +1,23 @@
+// Original file: proto/peer.proto
+
+import type { NodeState as _NodeState, NodeState__Output as _NodeState__Output } from './NodeState.ts';
+import type { NodeDigest as _NodeDigest, NodeDigest__Output as _NodeDigest__Output } from './NodeDigest.ts';
+import type { Auth as _Auth, Auth__Output as _Auth__Output } from './Auth.ts';
+
+export interface ExchangeResponse {
+  'known_peers'?: (string)[];
+  'sender_id'?: (string);
+  'nodes'?: (_NodeState)[];
+  'digests'?: (_NodeDigest)[];
+  'want'?: (string)[];
+  'auth'?: (_Auth | null);
+}
+
+export interface ExchangeResponse__Output {
+  'known_peers': (string)[];
+  'sender_id': (string);
+  'nodes': (_NodeState__Output)[];
+  'digests': (_NodeDigest__Output)[];
+  'want': (string)[];
+  'auth': (_Auth__Output | null);
+}

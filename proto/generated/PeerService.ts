@@ -1,0 +1,65 @@
+// Original file: proto/peer.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ExchangeRequest as _ExchangeRequest, ExchangeRequest__Output as _ExchangeRequest__Output } from './ExchangeRequest.ts';
+import type { ExchangeResponse as _ExchangeResponse, ExchangeResponse__Output as _ExchangeResponse__Output } from './ExchangeResponse.ts';
+import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _PlaceRunRequest__Output } from './PlaceRunRequest.ts';
+import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
+
+export interface PeerServiceClient extends grpc.Client {
+  /**
+   * Push-pull anti-entropy: the caller sends digests of everything it knows (and entries that
+   * changed recently); the answer carries the entries the caller lacks or has older, the
+   * answerer's digests, and the ids it still wants (which the caller pushes in a second call).
+   */
+  ExchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  ExchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  ExchangePeers(argument: _ExchangeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  ExchangePeers(argument: _ExchangeRequest, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Push-pull anti-entropy: the caller sends digests of everything it knows (and entries that
+   * changed recently); the answer carries the entries the caller lacks or has older, the
+   * answerer's digests, and the ids it still wants (which the caller pushes in a second call).
+   */
+  exchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _ExchangeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  exchangePeers(argument: _ExchangeRequest, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Phase 2: ask a peer to start a run that did not fit on the calling node.
+   */
+  PlaceRun(argument: _PlaceRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  PlaceRun(argument: _PlaceRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  PlaceRun(argument: _PlaceRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  PlaceRun(argument: _PlaceRunRequest, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Phase 2: ask a peer to start a run that did not fit on the calling node.
+   */
+  placeRun(argument: _PlaceRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  placeRun(argument: _PlaceRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  placeRun(argument: _PlaceRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  placeRun(argument: _PlaceRunRequest, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Push-pull anti-entropy: the caller sends digests of everything it knows (and entries that
+   * changed recently); the answer carries the entries the caller lacks or has older, the
+   * answerer's digests, and the ids it still wants (which the caller pushes in a second call).
+   */
+  ExchangePeers: grpc.handleUnaryCall<_ExchangeRequest__Output, _ExchangeResponse>;
+  
+  /**
+   * Phase 2: ask a peer to start a run that did not fit on the calling node.
+   */
+  PlaceRun: grpc.handleUnaryCall<_PlaceRunRequest__Output, _PlaceRunResponse>;
+  
+}
+
+export interface PeerServiceDefinition extends grpc.ServiceDefinition {
+  ExchangePeers: MethodDefinition<_ExchangeRequest, _ExchangeResponse, _ExchangeRequest__Output, _ExchangeResponse__Output>
+  PlaceRun: MethodDefinition<_PlaceRunRequest, _PlaceRunResponse, _PlaceRunRequest__Output, _PlaceRunResponse__Output>
+}

@@ -1,0 +1,32 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Auth as _Auth, Auth__Output as _Auth__Output } from './Auth.ts';
+import type { ExchangeRequest as _ExchangeRequest, ExchangeRequest__Output as _ExchangeRequest__Output } from './ExchangeRequest.ts';
+import type { ExchangeResponse as _ExchangeResponse, ExchangeResponse__Output as _ExchangeResponse__Output } from './ExchangeResponse.ts';
+import type { NodeDigest as _NodeDigest, NodeDigest__Output as _NodeDigest__Output } from './NodeDigest.ts';
+import type { NodeState as _NodeState, NodeState__Output as _NodeState__Output } from './NodeState.ts';
+import type { PeerServiceClient as _PeerServiceClient, PeerServiceDefinition as _PeerServiceDefinition } from './PeerService.ts';
+import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _PlaceRunRequest__Output } from './PlaceRunRequest.ts';
+import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
+import type { ResourceAmounts as _ResourceAmounts, ResourceAmounts__Output as _ResourceAmounts__Output } from './ResourceAmounts.ts';
+import type { ResourceSummary as _ResourceSummary, ResourceSummary__Output as _ResourceSummary__Output } from './ResourceSummary.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  Auth: MessageTypeDefinition<_Auth, _Auth__Output>
+  ExchangeRequest: MessageTypeDefinition<_ExchangeRequest, _ExchangeRequest__Output>
+  ExchangeResponse: MessageTypeDefinition<_ExchangeResponse, _ExchangeResponse__Output>
+  NodeDigest: MessageTypeDefinition<_NodeDigest, _NodeDigest__Output>
+  NodeState: MessageTypeDefinition<_NodeState, _NodeState__Output>
+  NodeStatus: EnumTypeDefinition
+  PeerService: SubtypeConstructor<typeof grpc.Client, _PeerServiceClient> & { service: _PeerServiceDefinition }
+  PlaceRunRequest: MessageTypeDefinition<_PlaceRunRequest, _PlaceRunRequest__Output>
+  PlaceRunResponse: MessageTypeDefinition<_PlaceRunResponse, _PlaceRunResponse__Output>
+  ResourceAmounts: MessageTypeDefinition<_ResourceAmounts, _ResourceAmounts__Output>
+  ResourceSummary: MessageTypeDefinition<_ResourceSummary, _ResourceSummary__Output>
+}
+
