@@ -7,9 +7,11 @@ import { pathToFileURL } from 'node:url';
 import authPlugin from '../plugins/auth/index.ts';
 import dashboardPlugin from '../plugins/dashboard/index.ts';
 import discoveryPlugin from '../plugins/discovery/index.ts';
+import gitPlugin from '../plugins/git/index.ts';
 import metricsPlugin from '../plugins/metrics/index.ts';
 import runnerDockerPlugin from '../plugins/runner-docker/index.ts';
 import storagePlugin from '../plugins/storage/index.ts';
+import applicationsPlugin from './domain/applications/plugin.ts';
 import platformPlugin from './domain/platform-plugin.ts';
 import resourcesPlugin from './domain/resources/plugin.ts';
 import { createIarnet, type Iarnet } from './iarnet.ts';
@@ -27,6 +29,8 @@ export const BUILTIN_PLUGINS: AnyPlugin[] = [
   resourcesPlugin,
   runnerDockerPlugin,
   platformPlugin,
+  gitPlugin,
+  applicationsPlugin,
   dashboardPlugin,
   discoveryPlugin,
 ] as AnyPlugin[];

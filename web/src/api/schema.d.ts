@@ -4,6 +4,117 @@
  */
 
 export interface paths {
+    "/api/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List applications */
+        get: operations["listApplications"];
+        put?: never;
+        /**
+         * Create an application (from a Git repository, an image, or both)
+         * @description Validates the Git URL and branch (allowed schemes, no credentials in the URL, safe ref names) without cloning. Environment values marked secret and gitToken are stored encrypted and never returned.
+         */
+        post: operations["createApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/parse-git": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inspect a Git repository: name, type, runtime, default port, commit
+         * @description Clones the branch (or the default branch) shallowly into a private temporary directory, detects Dockerfile / Node / Python / Go / static site from root files (symlinks are never followed), and removes the clone. Bounded by git.timeout_seconds and git.max_repo_bytes.
+         */
+        post: operations["parseGitRepository"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an application */
+        get: operations["getApplication"];
+        /** Update an application (omitted fields are kept; null clears optional ones) */
+        put: operations["updateApplication"];
+        post?: never;
+        /** Delete an application */
+        delete: operations["deleteApplication"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/deploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deploy an application (start its instances) */
+        post: operations["deployApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restart the instances of an application (deploys when none run) */
+        post: operations["restartApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop every instance of an application, releasing its quota */
+        post: operations["stopApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -187,6 +298,26 @@ export interface paths {
         put?: never;
         /** Stop a container and release its quota */
         post: operations["postApiContainersByIdStop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deploy an application: start its instances (the design document’s deploy call)
+         * @description Starts `instances` containers of the application’s image through the same admission, placement and quota booking as POST /run. Status goes deploying → running, or error (and nothing stays booked). Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
+         */
+        post: operations["deploy"];
         delete?: never;
         options?: never;
         head?: never;
@@ -543,6 +674,1302 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listApplications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Applications, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    }[];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Branch or tag; defaults to main */
+                    branch?: string;
+                    /** @description Start command as an argv array (never run through a shell) */
+                    command?: string[];
+                    commitHash?: string;
+                    description?: string;
+                    /** @description NAME → value, or NAME → {value, secret: true} to store the value sealed and never return it. On update, {secret: true} without a value keeps the stored secret. */
+                    env?: {
+                        [key: string]: string | {
+                            secret?: boolean;
+                            value?: string;
+                        };
+                    };
+                    /** @description Access token for a private repository (sent as HTTP Basic x-access-token). Write-only. */
+                    gitToken?: string;
+                    /** @description https://host/owner/repo.git (other schemes only where the administrator allowed them) */
+                    gitUrl?: string;
+                    healthCheck?: {
+                        /** @description Seconds */
+                        interval: number;
+                        path: string;
+                        port: number;
+                        /** @description Seconds */
+                        timeout: number;
+                    };
+                    /** @description Container image; when set, deploy runs it without building */
+                    image?: string;
+                    /** @description Containers to run */
+                    instances?: number;
+                    /** @description Unique name (a DNS label, so it can name containers and services) */
+                    name: string;
+                    ports?: {
+                        containerPort: number;
+                        /**
+                         * @default TCP
+                         * @enum {string}
+                         */
+                        protocol?: "TCP" | "UDP";
+                        servicePort?: number;
+                    }[];
+                    resources: {
+                        /** @description Cores */
+                        cpu: number;
+                        /** @description Whole cards */
+                        gpu?: number;
+                        /** @description GB */
+                        memory: number;
+                        /** @description GB */
+                        storage?: number;
+                    };
+                    /**
+                     * @description web | api | worker | database
+                     * @enum {string}
+                     */
+                    type: "web" | "api" | "worker" | "database";
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An application with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    parseGitRepository: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Branch or tag; defaults to main */
+                    branch?: string;
+                    /** @description Access token for a private repository (sent as HTTP Basic x-access-token). Write-only. */
+                    gitToken?: string;
+                    /** @description https://host/owner/repo.git (other schemes only where the administrator allowed them) */
+                    gitUrl: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What the repository holds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        commitHash: string;
+                        defaultPort: number | null;
+                        /**
+                         * @description Same as type (the name the design document’s UI uses)
+                         * @enum {string}
+                         */
+                        detectedType: "web" | "api" | "worker" | "database";
+                        hasDockerfile: boolean;
+                        name: string;
+                        /** @description docker, node, python, go, static or unknown */
+                        runtime: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The git plugin is not loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Branch or tag; defaults to main */
+                    branch?: string;
+                    command?: string[] | null;
+                    commitHash?: string | null;
+                    description?: string;
+                    /** @description NAME → value, or NAME → {value, secret: true} to store the value sealed and never return it. On update, {secret: true} without a value keeps the stored secret. */
+                    env?: {
+                        [key: string]: string | {
+                            secret?: boolean;
+                            value?: string;
+                        };
+                    };
+                    gitToken?: string | null;
+                    /** @description https://host/owner/repo.git (other schemes only where the administrator allowed them) */
+                    gitUrl?: string;
+                    healthCheck?: {
+                        /** @description Seconds */
+                        interval: number;
+                        path: string;
+                        port: number;
+                        /** @description Seconds */
+                        timeout: number;
+                    } | null;
+                    image?: string | null;
+                    /** @description Containers to run */
+                    instances?: number;
+                    /** @description Unique name (a DNS label, so it can name containers and services) */
+                    name?: string;
+                    ports?: {
+                        containerPort: number;
+                        /**
+                         * @default TCP
+                         * @enum {string}
+                         */
+                        protocol?: "TCP" | "UDP";
+                        servicePort?: number;
+                    }[];
+                    resources?: {
+                        /** @description Cores */
+                        cpu: number;
+                        /** @description Whole cards */
+                        gpu?: number;
+                        /** @description GB */
+                        memory: number;
+                        /** @description GB */
+                        storage?: number;
+                    };
+                    /**
+                     * @description web | api | worker | database
+                     * @enum {string}
+                     */
+                    type?: "web" | "api" | "worker" | "database";
+                };
+            };
+        };
+        responses: {
+            /** @description The updated application */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An application with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The application is running or deploying */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deployApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application after the operation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Already running, or another deploy/stop/restart is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The application has no image (building from Git is not available yet) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Over quota, no resource with room, or the platform is not loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    restartApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application after the operation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Already running, or another deploy/stop/restart is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The application has no image (building from Git is not available yet) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Over quota, no resource with room, or the platform is not loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stopApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application after the operation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Already running, or another deploy/stop/restart is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The application has no image (building from Git is not available yet) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Over quota, no resource with room, or the platform is not loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -1719,6 +3146,182 @@ export interface operations {
                 };
             };
             /** @description The resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deploy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    applicationId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The deployed application */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Already running, or another deploy/stop/restart is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The application has no image (building from Git is not available yet) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Over quota, no resource with room, or the platform is not loaded */
             503: {
                 headers: {
                     [name: string]: unknown;
