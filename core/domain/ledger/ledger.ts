@@ -67,24 +67,13 @@ const ACTIVE = inArray(allocations.state, ['reserved', 'committed']);
 export const newAllocationId = () => `a${randomBytes(8).toString('hex')}`;
 export const workloadNameFor = (id: string) => `iarnet-${id}`;
 
-export class QuotaLedger implements LedgerReader {
-  readonly #storage: Storage;
-  readonly #nodeId: string;
-  #limits: Usage;
-
-  constructor(storage: Storage, nodeId: string, limits: Usage) {
-    this.#storage = storage;
-    this.#nodeId = nodeId;
-    this.#limits = limits;
-  }
-
-  get limits(): Usage {
-    return this.#limits;
-  }
-
-  /** Sums of active allocations per resource, in one query. */
-  async usageByResource(db = this.#storage.db): Promise<Map<string, Usage>> {
-    const rows = await db
+/**
+ * The hot statements, built and prepared once: Drizzle otherwise rebuilds the SQL and SQLite
+ * re-prepares it on every call (~70-100 µs each here, against ~2 µs prepared; bench/admission.ts).
+ */
+function prepareStatements(db: Storage['db']) {
+  return {
+    usage: db
       .select({
         resourceId: allocations.resourceId,
         cpuMilli: sql<number>`coalesce(sum(${allocations.cpuMilli}), 0)`.mapWith(Number),
@@ -93,7 +82,57 @@ export class QuotaLedger implements LedgerReader {
       })
       .from(allocations)
       .where(ACTIVE)
-      .groupBy(allocations.resourceId);
+      .groupBy(allocations.resourceId)
+      .prepare(),
+    commit: db
+      .update(allocations)
+      .set({
+        state: 'committed',
+        workloadId: sql`${sql.placeholder('workloadId')}`,
+        workloadState: sql`${sql.placeholder('workloadState')}`,
+        committedAt: sql`${sql.placeholder('at')}`,
+      })
+      .where(and(eq(allocations.id, sql.placeholder('id')), eq(allocations.state, 'reserved')))
+      .returning({ id: allocations.id })
+      .prepare(),
+    release: db
+      .update(allocations)
+      .set({
+        state: 'released',
+        releasedAt: sql`${sql.placeholder('at')}`,
+        releaseReason: sql`${sql.placeholder('reason')}`,
+        workloadState: sql`coalesce(${sql.placeholder('workloadState')}, ${allocations.workloadState})`,
+      })
+      .where(and(eq(allocations.id, sql.placeholder('id')), ACTIVE))
+      .returning({ id: allocations.id })
+      .prepare(),
+  };
+}
+
+export class QuotaLedger implements LedgerReader {
+  readonly #storage: Storage;
+  readonly #nodeId: string;
+  #limits: Usage;
+  readonly #q: ReturnType<typeof prepareStatements>;
+
+  constructor(storage: Storage, nodeId: string, limits: Usage) {
+    this.#storage = storage;
+    this.#nodeId = nodeId;
+    this.#limits = limits;
+    this.#q = prepareStatements(storage.db);
+  }
+
+  get limits(): Usage {
+    return this.#limits;
+  }
+
+  /**
+   * Sums of active allocations per resource, in one query. (Every write goes through
+   * storage.transaction on the one shared connection, so the prepared statement also reads
+   * inside a running transaction.)
+   */
+  async usageByResource(): Promise<Map<string, Usage>> {
+    const rows = (await this.#q.usage.all()) as ({ resourceId: string } & Usage)[];
     return new Map(
       rows.map((r: { resourceId: string } & Usage) => [
         r.resourceId,
@@ -102,9 +141,9 @@ export class QuotaLedger implements LedgerReader {
     );
   }
 
-  async usage(db = this.#storage.db): Promise<Usage> {
+  async usage(): Promise<Usage> {
     const total = { cpuMilli: 0, memory: 0, gpu: 0 };
-    for (const u of (await this.usageByResource(db)).values()) {
+    for (const u of (await this.usageByResource()).values()) {
       total.cpuMilli += u.cpuMilli;
       total.memory += u.memory;
       total.gpu += u.gpu;
@@ -119,7 +158,7 @@ export class QuotaLedger implements LedgerReader {
   reserve(req: ReserveRequest): Promise<Allocation> {
     const need: Usage = { cpuMilli: req.cpuMilli, memory: req.memory, gpu: req.gpu };
     return this.#storage.transaction(async (db) => {
-      const byResource = await this.usageByResource(db);
+      const byResource = await this.usageByResource();
       const nodeUsed = [...byResource.values()].reduce(
         (a, u) => ({ cpuMilli: a.cpuMilli + u.cpuMilli, memory: a.memory + u.memory, gpu: a.gpu + u.gpu }),
         { cpuMilli: 0, memory: 0, gpu: 0 },
@@ -155,31 +194,18 @@ export class QuotaLedger implements LedgerReader {
 
   /** The workload runs: record its engine id. A released allocation stays released. */
   async commit(id: string, workloadId: string, workloadState = 'running'): Promise<boolean> {
-    const result = await this.#storage.transaction((db) =>
-      db
-        .update(allocations)
-        .set({ state: 'committed', workloadId, workloadState, committedAt: new Date().toISOString() })
-        .where(and(eq(allocations.id, id), eq(allocations.state, 'reserved')))
-        .returning({ id: allocations.id }),
+    const result = await this.#storage.transaction(async () =>
+      this.#q.commit.all({ id, workloadId, workloadState, at: new Date().toISOString() }),
     );
-    return result.length === 1;
+    return (result as unknown[]).length === 1;
   }
 
   /** Release exactly once: true only for the call that released it. */
   async release(id: string, reason: string, workloadState?: string): Promise<boolean> {
-    const result = await this.#storage.transaction((db) =>
-      db
-        .update(allocations)
-        .set({
-          state: 'released',
-          releasedAt: new Date().toISOString(),
-          releaseReason: reason,
-          ...(workloadState ? { workloadState } : {}),
-        })
-        .where(and(eq(allocations.id, id), ACTIVE))
-        .returning({ id: allocations.id }),
+    const result = await this.#storage.transaction(async () =>
+      this.#q.release.all({ id, reason, workloadState: workloadState ?? null, at: new Date().toISOString() }),
     );
-    return result.length === 1;
+    return (result as unknown[]).length === 1;
   }
 
   /** Adopt a workload found on an engine with no active allocation (after a crash or data loss). */
