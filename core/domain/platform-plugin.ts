@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import * as v from 'valibot';
 import { containerRoutes } from '../api/containers.ts';
-import { eventRoutes } from '../api/events.ts';
+import { EVENTS_WS_PATH, eventRoutes } from '../api/events.ts';
 import { nodeRoutes } from '../api/runs.ts';
 import { splitAddress } from '../kernel/config.ts';
 import { conflict } from '../kernel/errors.ts';
@@ -118,6 +118,8 @@ export default definePlugin({
       }
     });
 
+    // The WebSocket twin of /api/events authenticates by itself (first message or header).
+    ctx.http.allowAnonymous('GET', EVENTS_WS_PATH);
     const { host, port } = splitAddress(ctx.core.advertise_addr ?? ctx.core.peer_listen_addr);
     const address = `${host === '0.0.0.0' || host === '::' ? hostname() : host}:${port}`;
     ctx.http.routes((app) => {
@@ -130,7 +132,10 @@ export default definePlugin({
         lastReconciled: () => reconciler.lastPassAt,
       });
       containerRoutes(app, { ledger, runs, catalog });
-      eventRoutes(app, events);
+      eventRoutes(app, events, {
+        upgradeWebSocket: ctx.runtime.upgradeWebSocket,
+        authenticate: (request) => ctx.hooks.call('auth:authenticate', request),
+      });
     });
 
     return {

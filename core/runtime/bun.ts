@@ -1,9 +1,10 @@
 /**
- * The Bun adapter: `Bun.serve` for HTTP(S), `bun:sqlite` through `drizzle-orm/bun-sqlite`.
+ * The Bun adapter: `Bun.serve` for HTTP(S) and WebSocket (`hono/bun`), `bun:sqlite` through
+ * `drizzle-orm/bun-sqlite`.
  * Bun's own types are not part of the project's type set (they redeclare Node and DOM globals),
  * so the few Bun APIs used here are described locally.
  */
-import { serveStatic } from 'hono/bun';
+import { serveStatic, upgradeWebSocket, websocket } from 'hono/bun';
 import { connectionPragmas } from './sqlite.ts';
 import { staticOptions } from './static-files.ts';
 import type { FetchHandler, RunningServer, Runtime, ServeOptions, SqliteDb, SqliteHandle } from './types.ts';
@@ -15,7 +16,10 @@ interface BunServer {
   /** Per-request idle timeout in seconds; 0 disables it. */
   timeout(request: Request, seconds: number): void;
   requestIP(request: Request): { address: string } | null;
+  /** Used by hono/bun's upgradeWebSocket, which finds the server as `c.env.server`. */
+  upgrade(request: Request, options?: { data?: unknown }): boolean;
 }
+type BunSocket = Parameters<typeof websocket.open>[0];
 interface BunApi {
   readonly version: string;
   serve(options: {
@@ -24,6 +28,12 @@ interface BunApi {
     development: boolean;
     tls?: { cert: string; key: string };
     fetch(request: Request, server: BunServer): Response | Promise<Response>;
+    websocket: {
+      open(ws: BunSocket): void;
+      close(ws: BunSocket, code?: number, reason?: string): void;
+      message(ws: BunSocket, message: string | { buffer: ArrayBufferLike }): void;
+      maxPayloadLength?: number;
+    };
   }): BunServer;
 }
 interface BunSqliteModule {
@@ -31,6 +41,8 @@ interface BunSqliteModule {
 }
 
 const DEFAULT_GRACE_MS = 10_000;
+/** Largest WebSocket message accepted from a client (clients only send small control messages). */
+const WS_MAX_PAYLOAD = 64 * 1024;
 
 function bunApi(): BunApi {
   const api = (globalThis as { Bun?: BunApi }).Bun;
@@ -45,6 +57,7 @@ export function createRuntime(): Runtime {
     version: bun.version,
     serve: (fetch, opts) => serveBun(bun, fetch, opts),
     serveStatic: ({ root, prefix }) => serveStatic(staticOptions(root, prefix)),
+    upgradeWebSocket,
     openSqlite,
     env: () => ({ ...process.env }),
     onShutdownSignal(fn) {
@@ -61,6 +74,8 @@ export function createRuntime(): Runtime {
 }
 
 async function serveBun(bun: BunApi, fetch: FetchHandler, opts: ServeOptions): Promise<RunningServer> {
+  // Open WebSockets of this server, so close() can say goodbye to them (stop(false) waits for them).
+  const sockets = new Set<BunSocket>();
   const server = bun.serve({
     hostname: opts.hostname,
     port: opts.port,
@@ -68,10 +83,24 @@ async function serveBun(bun: BunApi, fetch: FetchHandler, opts: ServeOptions): P
     development: false,
     ...(opts.tls ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     async fetch(request, srv) {
-      const response = await fetch(request, { remoteAddress: srv.requestIP(request)?.address });
+      // `server` lets hono/bun's upgradeWebSocket() call srv.upgrade().
+      const env = { remoteAddress: srv.requestIP(request)?.address, server: srv };
+      const response = await fetch(request, env);
       // Bun closes a connection idle for 10 s, even mid-response; an event stream may be quiet longer.
       if (response.headers.get('content-type')?.startsWith('text/event-stream')) srv.timeout(request, 0);
       return response;
+    },
+    websocket: {
+      ...websocket,
+      maxPayloadLength: WS_MAX_PAYLOAD,
+      open(ws) {
+        sockets.add(ws);
+        websocket.open(ws);
+      },
+      close(ws, code, reason) {
+        sockets.delete(ws);
+        websocket.close(ws, code, reason);
+      },
     },
   });
   let closing: Promise<void> | undefined;
@@ -80,6 +109,7 @@ async function serveBun(bun: BunApi, fetch: FetchHandler, opts: ServeOptions): P
     hostname: opts.hostname,
     close(graceMs = DEFAULT_GRACE_MS) {
       closing ??= (async () => {
+        for (const ws of sockets) ws.close(1001, 'server shutting down');
         const drained = server.stop(false);
         const timer = setTimeout(() => void server.stop(true), graceMs);
         try {

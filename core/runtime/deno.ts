@@ -1,12 +1,15 @@
 /**
- * The Deno adapter: `Deno.serve` for HTTP(S), `node:sqlite` through `drizzle-orm/sqlite-proxy`.
+ * The Deno adapter: `Deno.serve` for HTTP(S) and WebSocket (`hono/deno`), `node:sqlite` through
+ * `drizzle-orm/sqlite-proxy`.
  * Deno's own types are not part of the project's type set, so the few Deno APIs used here are
  * described locally.
  */
-import { serveStatic } from 'hono/deno';
+import type { Context } from 'hono';
+import { upgradeWebSocket as denoUpgradeWebSocket, serveStatic } from 'hono/deno';
+import type { UpgradeWebSocket, WSContext, WSEvents } from 'hono/ws';
 import { openNodeSqlite } from './sqlite.ts';
 import { staticOptions } from './static-files.ts';
-import type { FetchHandler, RunningServer, Runtime, ServeOptions } from './types.ts';
+import type { ConnectionEnv, FetchHandler, RunningServer, Runtime, ServeOptions } from './types.ts';
 
 interface DenoServeInfo {
   /** The peer of the TCP connection. */
@@ -39,6 +42,38 @@ interface DenoApi {
 
 const DEFAULT_GRACE_MS = 10_000;
 
+/** Where serveDeno() keeps a server's open WebSockets, in the env each request gets. */
+const OPEN_SOCKETS = Symbol('iarnet.openWebSockets');
+type SocketRegistry = Set<WSContext>;
+
+/**
+ * hono/deno's upgradeWebSocket, recording each open socket in its server's registry so close()
+ * can say goodbye: Deno's shutdown() does not close upgraded connections.
+ */
+const upgradeWebSocket = ((...args: unknown[]) => {
+  const track = (c: Context, events: WSEvents): WSEvents => {
+    const sockets = (c.env as { [OPEN_SOCKETS]?: SocketRegistry } | undefined)?.[OPEN_SOCKETS];
+    if (!sockets) return events;
+    return {
+      ...events,
+      onOpen(evt, ws) {
+        sockets.add(ws);
+        events.onOpen?.(evt, ws);
+      },
+      onClose(evt, ws) {
+        sockets.delete(ws);
+        events.onClose?.(evt, ws);
+      },
+    };
+  };
+  if (typeof args[0] === 'function') {
+    const createEvents = args[0] as (c: Context) => WSEvents | Promise<WSEvents>;
+    return denoUpgradeWebSocket(async (c) => track(c, await createEvents(c)), args[1]);
+  }
+  const c = args[0] as Context;
+  return denoUpgradeWebSocket(c, track(c, args[1] as WSEvents), args[2]);
+}) as UpgradeWebSocket;
+
 function denoApi(): DenoApi {
   const api = (globalThis as { Deno?: DenoApi }).Deno;
   if (!api) throw new Error('the Deno runtime adapter was loaded outside Deno');
@@ -52,6 +87,7 @@ export function createRuntime(): Runtime {
     version: deno.version.deno,
     serve: (fetch, opts) => serveDeno(deno, fetch, opts),
     serveStatic: ({ root, prefix }) => serveStatic(staticOptions(root, prefix)),
+    upgradeWebSocket,
     openSqlite: (path) => openNodeSqlite(path),
     env() {
       try {
@@ -89,6 +125,7 @@ async function serveDeno(deno: DenoApi, fetch: FetchHandler, opts: ServeOptions)
   let inFlight = 0;
   let draining = false;
   let onDrained: (() => void) | undefined;
+  const sockets: SocketRegistry = new Set();
 
   const server = deno.serve(
     {
@@ -115,7 +152,10 @@ async function serveDeno(deno: DenoApi, fetch: FetchHandler, opts: ServeOptions)
         if (draining && inFlight === 0) onDrained?.();
       };
       try {
-        const response = await fetch(request, { remoteAddress: info.remoteAddr?.hostname });
+        const response = await fetch(request, {
+          remoteAddress: info.remoteAddr?.hostname,
+          [OPEN_SOCKETS]: sockets,
+        } as ConnectionEnv);
         if (info.completed) info.completed.then(done, done);
         else done();
         return response;
@@ -133,6 +173,7 @@ async function serveDeno(deno: DenoApi, fetch: FetchHandler, opts: ServeOptions)
     close(graceMs = DEFAULT_GRACE_MS) {
       closing ??= (async () => {
         draining = true;
+        for (const ws of sockets) ws.close(1001, 'server shutting down');
         let timer: ReturnType<typeof setTimeout> | undefined;
         const graceOver = new Promise<'grace over'>((resolve) => {
           timer = setTimeout(() => resolve('grace over'), graceMs);

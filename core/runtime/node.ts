@@ -1,12 +1,13 @@
 /**
- * The Node adapter: `@hono/node-server` for HTTP(S), better-sqlite3 for SQLite, falling back to
- * `node:sqlite` when the better-sqlite3 binary does not load (e.g. Node 24 with a binary built for
- * Node 20's ABI, from a shared node_modules).
+ * The Node adapter: `@hono/node-server` for HTTP(S) and WebSocket (upgrades handed to a `ws`
+ * WebSocketServer), better-sqlite3 for SQLite, falling back to `node:sqlite` when the
+ * better-sqlite3 binary does not load (e.g. Node 24 with a binary built for Node 20's ABI, from a
+ * shared node_modules).
  */
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, upgradeWebSocket, type WebSocketServerLike } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type BetterSqlite3 from 'better-sqlite3';
 import { connectionPragmas, importNodeSqlite, openNodeSqlite } from './sqlite.ts';
@@ -14,6 +15,32 @@ import { staticOptions } from './static-files.ts';
 import type { FetchHandler, RunningServer, Runtime, SqliteDb, SqliteHandle } from './types.ts';
 
 const DEFAULT_GRACE_MS = 10_000;
+/** Largest WebSocket message accepted from a client (clients only send small control messages). */
+const WS_MAX_PAYLOAD = 64 * 1024;
+
+/** The slice of `ws` used here (the package ships no types; @hono/node-server describes the rest). */
+interface WsSocket {
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
+interface WsServer extends WebSocketServerLike {
+  readonly clients: Set<WsSocket>;
+}
+interface WsModule {
+  WebSocketServer: new (options: { noServer: true; maxPayload?: number }) => WsServer;
+}
+
+async function loadWs(): Promise<WsModule> {
+  // A variable specifier: there is no @types/ws in the project.
+  const specifier = 'ws';
+  try {
+    return (await import(specifier)) as WsModule;
+  } catch (e) {
+    throw new Error(`WebSocket support on Node needs the ws package, which does not load: ${errorText(e)}`, {
+      cause: e,
+    });
+  }
+}
 
 export function createRuntime(): Runtime {
   return {
@@ -21,6 +48,7 @@ export function createRuntime(): Runtime {
     version: process.versions.node,
     serve: serveNode,
     serveStatic: ({ root, prefix }) => serveStatic(staticOptions(root, prefix)),
+    upgradeWebSocket,
     openSqlite,
     env: () => ({ ...process.env }),
     onShutdownSignal(fn) {
@@ -40,10 +68,19 @@ async function serveNode(
   fetch: FetchHandler,
   opts: { hostname: string; port: number; tls?: { cert: string; key: string } },
 ): Promise<RunningServer> {
+  const { WebSocketServer } = await loadWs();
+  // Upgrades reach the app as GET requests; upgradeWebSocket() hands the socket to this server.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   const server = createAdaptorServer({
-    fetch: (req, env: { incoming?: { socket?: { remoteAddress?: string } } }) =>
-      fetch(req, { remoteAddress: env?.incoming?.socket?.remoteAddress }),
+    // The adapter's own env object goes through (with the peer address added): upgradeWebSocket()
+    // finds the pending upgrade through it.
+    fetch: (req, env: { incoming?: { socket?: { remoteAddress?: string } }; outgoing?: unknown }) => {
+      const connEnv = Object.assign(env, { remoteAddress: env.incoming?.socket?.remoteAddress });
+      if (env.outgoing !== undefined) return fetch(req, connEnv);
+      return answerUpgrade(fetch(req, connEnv));
+    },
     hostname: opts.hostname,
+    websocket: { server: wss },
     ...(opts.tls
       ? { createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key } }
       : {}),
@@ -62,8 +99,14 @@ async function serveNode(
     hostname: opts.hostname,
     close(graceMs = DEFAULT_GRACE_MS) {
       closing ??= new Promise<void>((resolve, reject) => {
+        // Upgraded sockets are no longer HTTP connections: close()/closeAllConnections() do not see
+        // them, and server.close() would wait for them. Tell clients we are going away.
+        for (const ws of wss.clients) ws.close(1001, 'server shutting down');
         // Long-lived responses (SSE) never finish by themselves: cut them when the grace period ends.
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          for (const ws of wss.clients) ws.terminate();
+        }, graceMs);
         // close() drops the connections idle at that moment; a keep-alive connection whose response
         // finishes later would stay open until the client's keep-alive timeout (seconds). Sweep them.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
@@ -77,6 +120,17 @@ async function serveNode(
       return closing;
     },
   };
+}
+
+/**
+ * An upgrade request (no `outgoing`) that a route answered without upgrading, e.g. GET /api/events
+ * with an Upgrade header: @hono/node-server sends only its status line and headers, never reads
+ * the body. Cancel the body so a stream (SSE) stops instead of running on, unread, forever.
+ */
+async function answerUpgrade(pending: Response | Promise<Response>): Promise<Response> {
+  const response = await pending;
+  if (response.body && !response.bodyUsed) void response.body.cancel().catch(() => {});
+  return response;
 }
 
 type BetterSqliteConstructor = typeof BetterSqlite3;

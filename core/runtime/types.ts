@@ -4,6 +4,7 @@
  */
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type { MiddlewareHandler } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -52,6 +53,12 @@ export interface Runtime {
   serve(fetch: FetchHandler, opts: ServeOptions): Promise<RunningServer>;
   /** Serve files under `root` (absolute path); `prefix` is stripped from the request path first. */
   serveStatic(opts: { root: string; prefix?: string }): MiddlewareHandler;
+  /**
+   * Hono's WebSocket upgrade for this runtime (`@hono/node-server`, `hono/bun`, `hono/deno`).
+   * Works on servers started by serve(), which wires what the runtime needs; their close() sends
+   * every open WebSocket a 1001 (going away) close frame first.
+   */
+  upgradeWebSocket: UpgradeWebSocket;
   openSqlite(path: string): Promise<SqliteHandle>;
   env(): Record<string, string | undefined>;
   /** Run `fn` once on SIGINT or SIGTERM. */

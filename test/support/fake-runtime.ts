@@ -10,6 +10,7 @@ export function fakeRuntime(env: Record<string, string | undefined> = {}): Runti
     version: 'test',
     serve: unsupported,
     serveStatic: unsupported,
+    upgradeWebSocket: unsupported,
     openSqlite: unsupported,
     env: () => env,
     onShutdownSignal: () => {},

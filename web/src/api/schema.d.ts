@@ -344,6 +344,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events over a WebSocket; authenticate with the first message
+         * @description The events of GET /api/events, one JSON text frame {id, type, at, data} each. Browsers send {"type":"auth","token":"<JWT or API token>","lastEventId":<optional number>} as the first message within 5 s; other clients may send the Authorization header (and Last-Event-ID) with the upgrade request instead. Once authenticated the server sends {type: "connected", at, data: {name, role}}, missed events when a last id was given (or a "reset" frame when they are gone), then live events, and {type: "heartbeat", at} every 15 s. Close codes: 4401 missing, invalid or late credentials; 4403 role below viewer; 1001 the node is shutting down. Tokens never go in the URL.
+         */
+        get: operations["getApiEventsWs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/nodes": {
         parameters: {
             query?: never;
@@ -3361,6 +3381,60 @@ export interface operations {
             };
             /** @description The caller’s role does not allow this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiEventsWs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the WebSocket is open */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The Authorization header carries missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role is below viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a WebSocket upgrade request */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
