@@ -4,7 +4,9 @@
  * Bun's own types are not part of the project's type set (they redeclare Node and DOM globals),
  * so the few Bun APIs used here are described locally.
  */
+
 import { serveStatic, upgradeWebSocket, websocket } from 'hono/bun';
+import { onProcessShutdownSignal } from './process-signals.ts';
 import { connectionPragmas } from './sqlite.ts';
 import { staticOptions } from './static-files.ts';
 import type { FetchHandler, RunningServer, Runtime, ServeOptions, SqliteDb, SqliteHandle } from './types.ts';
@@ -60,16 +62,7 @@ export function createRuntime(): Runtime {
     upgradeWebSocket,
     openSqlite,
     env: () => ({ ...process.env }),
-    onShutdownSignal(fn) {
-      // Both listeners go after the first signal, so a second Ctrl-C kills a stuck shutdown.
-      const handler = (signal: NodeJS.Signals) => {
-        process.off('SIGINT', handler);
-        process.off('SIGTERM', handler);
-        fn(signal);
-      };
-      process.on('SIGINT', handler);
-      process.on('SIGTERM', handler);
-    },
+    onShutdownSignal: onProcessShutdownSignal,
   };
 }
 

@@ -4,12 +4,14 @@
  * better-sqlite3 binary does not load (e.g. Node 24 with a binary built for Node 20's ABI, from a
  * shared node_modules).
  */
+
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer, upgradeWebSocket, type WebSocketServerLike } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type BetterSqlite3 from 'better-sqlite3';
+import { onProcessShutdownSignal } from './process-signals.ts';
 import { connectionPragmas, importNodeSqlite, openNodeSqlite } from './sqlite.ts';
 import { staticOptions } from './static-files.ts';
 import type { FetchHandler, RunningServer, Runtime, SqliteDb, SqliteHandle } from './types.ts';
@@ -51,16 +53,7 @@ export function createRuntime(): Runtime {
     upgradeWebSocket,
     openSqlite,
     env: () => ({ ...process.env }),
-    onShutdownSignal(fn) {
-      // Both listeners go after the first signal, so a second Ctrl-C kills a stuck shutdown.
-      const handler = (signal: NodeJS.Signals) => {
-        process.off('SIGINT', handler);
-        process.off('SIGTERM', handler);
-        fn(signal);
-      };
-      process.on('SIGINT', handler);
-      process.on('SIGTERM', handler);
-    },
+    onShutdownSignal: onProcessShutdownSignal,
   };
 }
 
