@@ -177,8 +177,17 @@ export class RunService {
         },
         restartPolicy: 'no',
       });
-      await this.#ledger.commit(allocation.id, workload.id, workload.state);
-      const committed = (await this.#ledger.get(allocation.id)) ?? allocation;
+      // The committed row is known without reading it back, unless a stop raced the start.
+      const committedAt = new Date().toISOString();
+      const committed = (await this.#ledger.commit(allocation.id, workload.id, workload.state, committedAt))
+        ? {
+            ...allocation,
+            state: 'committed' as const,
+            workloadId: workload.id,
+            workloadState: workload.state,
+            committedAt,
+          }
+        : ((await this.#ledger.get(allocation.id)) ?? allocation);
       this.#events.emit('run:started', {
         allocationId: allocation.id,
         containerId: workload.id,

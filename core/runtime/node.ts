@@ -7,12 +7,14 @@
 
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer, upgradeWebSocket, type WebSocketServerLike } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type BetterSqlite3 from 'better-sqlite3';
 import { onProcessShutdownSignal } from './process-signals.ts';
-import { connectionPragmas, importNodeSqlite, openNodeSqlite } from './sqlite.ts';
+import { connectionPragmas, importNodeSqlite, isMemoryPath, openNodeSqlite } from './sqlite.ts';
+import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { staticOptions } from './static-files.ts';
 import type { FetchHandler, RunningServer, Runtime, SqliteDb, SqliteHandle } from './types.ts';
 
@@ -146,6 +148,32 @@ function chooseDriver() {
 }
 
 async function openSqlite(path: string): Promise<SqliteHandle> {
+  return withCheckpointer(await openSqliteDriver(path), path);
+}
+
+/** Moves WAL checkpoints to a worker thread (see sqlite-checkpointer.ts); in-memory databases have no WAL. */
+async function withCheckpointer(handle: SqliteHandle, path: string): Promise<SqliteHandle> {
+  if (isMemoryPath(path) || handle.driver === 'bun:sqlite') return handle;
+  const checkpointer = await startCheckpointer({
+    path,
+    driver: handle.driver,
+    ...(handle.driver === 'better-sqlite3'
+      ? { modulePath: createRequire(import.meta.url).resolve('better-sqlite3') }
+      : {}),
+    exec: (sql) => handle.exec(sql),
+  });
+  if (!checkpointer) return handle;
+  return {
+    ...handle,
+    async close() {
+      // The worker's connection goes first, so the main one closes last and removes the WAL file.
+      await checkpointer.stop();
+      await handle.close();
+    },
+  };
+}
+
+async function openSqliteDriver(path: string): Promise<SqliteHandle> {
   const choice = await chooseDriver();
   if ('better' in choice) return openBetterSqlite(path, choice.better);
   let nodeSqlite: Awaited<ReturnType<typeof importNodeSqlite>>;

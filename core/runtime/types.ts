@@ -36,7 +36,7 @@ export interface SqliteHandle {
   exec(sql: string): Promise<void>;
   /** Apply drizzle-kit migrations from `folder`, recording them in `table`. */
   migrate(folder: string, table: string): Promise<void>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /** What the adapter knows about the connection; handed to Hono as `c.env`. */

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QuotaExceededError, QuotaLedger } from '../../core/domain/ledger/ledger.ts';
@@ -166,5 +167,64 @@ describe('QuotaLedger', () => {
     expect(await l.usage()).toEqual({ cpuMilli: 500, memory: GiB, gpu: 0 });
     expect((await l.find('abcdef012345'))?.id).toBe('aadopted');
     expect(await l.find('abc')).toBeUndefined();
+  });
+});
+
+describe('resource_usage totals (kept by triggers)', () => {
+  it('always equal the sums of active allocations, whatever sequence of writes made them', async () => {
+    const { ledger: l, storage } = await ledger({ cpuMilli: 1e9, memory: 2 ** 50, gpu: 100 });
+    const candidates = [resource('r1', 1e8, 2 ** 48, 50), resource('r2', 1e8, 2 ** 48, 50)];
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('reserve' as const),
+        cpu: fc.integer({ min: 1, max: 4000 }),
+        mem: fc.integer({ min: 1, max: 4 * GiB }),
+        gpu: fc.integer({ min: 0, max: 2 }),
+        on: fc.constantFrom('r1', 'r2'),
+      }),
+      fc.record({
+        kind: fc.constantFrom('commit' as const, 'release' as const, 'adopt' as const),
+        pick: fc.nat(),
+      }),
+      fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
+    );
+    // What the totals must be: summed the slow way, straight from the allocations table.
+    const slowSums = async () => {
+      const sums = new Map<string, Usage>();
+      for (const a of await l.active()) {
+        const s = sums.get(a.resourceId) ?? { cpuMilli: 0, memory: 0, gpu: 0 };
+        sums.set(a.resourceId, {
+          cpuMilli: s.cpuMilli + a.cpuMilli,
+          memory: s.memory + a.memory,
+          gpu: s.gpu + a.gpu,
+        });
+      }
+      return sums;
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
+        const ids: string[] = [];
+        for (const o of ops) {
+          const pickId = 'pick' in o && ids.length ? ids[o.pick % ids.length] : undefined;
+          if (o.kind === 'reserve') {
+            const a = await l.reserve({ ...req(o.cpu, o.mem, o.gpu), candidates, resourceId: o.on });
+            ids.push(a.id);
+          } else if (o.kind === 'commit' && pickId) {
+            await l.commit(pickId, `w-${pickId}`);
+          } else if (o.kind === 'release' && pickId) {
+            await l.release(pickId, 'test');
+          } else if (o.kind === 'adopt' && pickId) {
+            // Re-adopting a released allocation makes it active again.
+            const a = (await l.get(pickId))!;
+            await l.adopt({ ...a, workloadId: a.workloadId ?? `w-${pickId}`, workloadState: 'running' });
+          } else if (o.kind === 'delete' && pickId) {
+            await storage.transaction((db) => db.run(sql`DELETE FROM allocations WHERE id = ${pickId}`));
+            ids.splice(ids.indexOf(pickId), 1);
+          }
+        }
+        expect(await l.usageByResource()).toEqual(await slowSums());
+      }),
+      { numRuns: 40 },
+    );
   });
 });

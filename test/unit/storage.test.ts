@@ -222,6 +222,39 @@ describe('transaction', () => {
     expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it('group commit: queued transactions each succeed or fail alone, in order', async () => {
+    const { storage } = await startStorage({});
+    await storage.migrate('fixture', FIXTURE_MIGRATIONS);
+    await storage.db.insert(counters).values({ name: 'n', value: 0 });
+    // 40 queued at once are carried by a few COMMITs; every 7th throws after writing, every 11th
+    // hits a foreign-key failure: their writes must vanish while their neighbours' stay.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        storage.transaction(async (db) => {
+          const current = (await counterValue(db, 'n')) ?? 0;
+          await db
+            .update(counters)
+            .set({ value: current + 1 })
+            .where(eq(counters.name, 'n'));
+          await db.insert(items).values({ counter: i % 11 === 10 ? 'missing' : 'n', label: `t${i}` });
+          if (i % 7 === 6) throw new Error(`t${i} changed its mind`);
+          return i;
+        }),
+      ),
+    );
+    const failed = (i: number) => i % 7 === 6 || i % 11 === 10;
+    outcomes.forEach((o, i) => {
+      if (failed(i)) expect(o.status, `t${i}`).toBe('rejected');
+      else expect(o).toEqual({ status: 'fulfilled', value: i });
+    });
+    const kept = Array.from({ length: 40 }, (_, i) => i).filter((i) => !failed(i));
+    expect(await counterValue(storage.db, 'n')).toBe(kept.length);
+    const labels = (await storage.db.select({ label: items.label }).from(items)).map((r) => r.label);
+    expect(labels.sort()).toEqual(kept.map((i) => `t${i}`).sort());
+    // The queue goes on afterwards, and a lone transaction still commits.
+    expect(await storage.transaction(async () => 'alone')).toBe('alone');
+  });
+
   it('refuses a nested transaction instead of deadlocking', async () => {
     const { storage } = await startStorage({});
     await expect(storage.transaction(async () => storage.transaction(async () => 1))).rejects.toThrow(

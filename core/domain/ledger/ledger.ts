@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Storage } from '../../slots/storage.ts';
 import { type Candidate, freeOf, place, type ShortKind, shortOf } from '../scheduler.ts';
-import { allocations } from './schema.ts';
+import { allocations, resourceUsage } from './schema.ts';
 import type { Allocation, LedgerReader, Usage } from './types.ts';
 
 export class QuotaExceededError extends Error {
@@ -73,16 +73,35 @@ export const workloadNameFor = (id: string) => `iarnet-${id}`;
  */
 function prepareStatements(db: Storage['db']) {
   return {
+    // Totals kept by triggers (migration 0002): a handful of rows, whatever the number of workloads.
     usage: db
       .select({
-        resourceId: allocations.resourceId,
-        cpuMilli: sql<number>`coalesce(sum(${allocations.cpuMilli}), 0)`.mapWith(Number),
-        memory: sql<number>`coalesce(sum(${allocations.memory}), 0)`.mapWith(Number),
-        gpu: sql<number>`coalesce(sum(${allocations.gpu}), 0)`.mapWith(Number),
+        resourceId: resourceUsage.resourceId,
+        cpuMilli: resourceUsage.cpuMilli,
+        memory: resourceUsage.memory,
+        gpu: resourceUsage.gpu,
       })
-      .from(allocations)
-      .where(ACTIVE)
-      .groupBy(allocations.resourceId)
+      .from(resourceUsage)
+      .where(sql`${resourceUsage.active} > 0`)
+      .prepare(),
+    insert: db
+      .insert(allocations)
+      .values({
+        id: sql.placeholder('id'),
+        resourceId: sql.placeholder('resourceId'),
+        nodeId: sql.placeholder('nodeId'),
+        state: 'reserved',
+        cpuMilli: sql.placeholder('cpuMilli'),
+        memory: sql.placeholder('memory'),
+        gpu: sql.placeholder('gpu'),
+        image: sql.placeholder('image'),
+        // Raw, not through the column's JSON encoder, which would store null as the text 'null'.
+        command: sql`${sql.placeholder('command')}`,
+        workloadName: sql.placeholder('workloadName'),
+        appId: sql.placeholder('appId'),
+        owner: sql.placeholder('owner'),
+        createdAt: sql.placeholder('createdAt'),
+      })
       .prepare(),
     commit: db
       .update(allocations)
@@ -127,7 +146,7 @@ export class QuotaLedger implements LedgerReader {
   }
 
   /**
-   * Sums of active allocations per resource, in one query. (Every write goes through
+   * Active usage per resource, from the trigger-maintained totals. (Every write goes through
    * storage.transaction on the one shared connection, so the prepared statement also reads
    * inside a running transaction.)
    */
@@ -157,7 +176,7 @@ export class QuotaLedger implements LedgerReader {
    */
   reserve(req: ReserveRequest): Promise<Allocation> {
     const need: Usage = { cpuMilli: req.cpuMilli, memory: req.memory, gpu: req.gpu };
-    return this.#storage.transaction(async (db) => {
+    return this.#storage.transaction(async () => {
       const byResource = await this.usageByResource();
       const nodeUsed = [...byResource.values()].reduce(
         (a, u) => ({ cpuMilli: a.cpuMilli + u.cpuMilli, memory: a.memory + u.memory, gpu: a.gpu + u.gpu }),
@@ -187,15 +206,21 @@ export class QuotaLedger implements LedgerReader {
         owner: req.owner,
         createdAt: new Date().toISOString(),
       };
-      await db.insert(allocations).values(row);
+      // The command column is JSON: the prepared statement takes it already encoded.
+      await this.#q.insert.run({ ...row, command: row.command ? JSON.stringify(row.command) : null });
       return toAllocation(row as Row);
     });
   }
 
   /** The workload runs: record its engine id. A released allocation stays released. */
-  async commit(id: string, workloadId: string, workloadState = 'running'): Promise<boolean> {
+  async commit(
+    id: string,
+    workloadId: string,
+    workloadState = 'running',
+    at = new Date().toISOString(),
+  ): Promise<boolean> {
     const result = await this.#storage.transaction(async () =>
-      this.#q.commit.all({ id, workloadId, workloadState, at: new Date().toISOString() }),
+      this.#q.commit.all({ id, workloadId, workloadState, at }),
     );
     return (result as unknown[]).length === 1;
   }

@@ -31,6 +31,21 @@ export const allocations = sqliteTable(
   ],
 );
 
+/**
+ * Running totals of active (reserved or committed) allocations per resource, kept exact by
+ * triggers on `allocations` (migration 0002): admission reads a few rows instead of summing every
+ * active allocation, so a reservation costs the same with 10 or 10,000 workloads running.
+ * Written only by those triggers.
+ */
+export const resourceUsage = sqliteTable('resource_usage', {
+  resourceId: text('resource_id').primaryKey(),
+  cpuMilli: integer('cpu_milli').notNull(),
+  memory: integer('memory').notNull(),
+  gpu: integer('gpu').notNull(),
+  /** Active allocations on the resource. */
+  active: integer('active').notNull(),
+});
+
 /** Idempotency-Key records for POST /run and deploy: the first result is replayed for repeats. */
 export const idempotencyKeys = sqliteTable(
   'idempotency_keys',

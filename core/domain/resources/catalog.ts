@@ -12,7 +12,7 @@
  * 'resource:changed' fires on every status change.
  */
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { ApiError, badRequest, conflict, type FieldError, notFound } from '../../kernel/errors.ts';
 import type { PluginHooks } from '../../kernel/hooks.ts';
 import type { Logger } from '../../kernel/logger.ts';
@@ -82,6 +82,21 @@ class Unusable extends Error {
   }
 }
 
+/**
+ * Every POST /run reads the resource list and its chosen row: prepared once, because Drizzle
+ * otherwise rebuilds the SQL and SQLite re-prepares it on each call (bench/admission.ts).
+ */
+function prepareReads(db: SqliteDb) {
+  return {
+    list: db.select().from(resources).orderBy(resources.createdAt, resources.id).prepare(),
+    row: db
+      .select()
+      .from(resources)
+      .where(eq(resources.id, sql.placeholder('id')))
+      .prepare(),
+  };
+}
+
 const noRunner = (type: string) => `no runner for type ${type} is installed`;
 
 export interface ResourceServiceOptions {
@@ -119,10 +134,16 @@ export class ResourceService implements ResourceCatalog {
     return this.#o.storage.db;
   }
 
+  #prepared?: ReturnType<typeof prepareReads>;
+  get #reads() {
+    this.#prepared ??= prepareReads(this.#db);
+    return this.#prepared;
+  }
+
   // ---------------------------------------------------------------- ResourceCatalog
 
   async list(): Promise<ResourceRecord[]> {
-    const rows = await this.#db.select().from(resources).orderBy(resources.createdAt, resources.id);
+    const rows = (await this.#reads.list.all()) as ResourceRow[];
     return rows.map(toRecord);
   }
 
@@ -736,7 +757,7 @@ export class ResourceService implements ResourceCatalog {
   }
 
   async #row(id: string): Promise<ResourceRow | undefined> {
-    const [row] = await this.#db.select().from(resources).where(eq(resources.id, id));
+    const [row] = (await this.#reads.row.all({ id })) as ResourceRow[];
     return row;
   }
 
