@@ -2,7 +2,6 @@
  * Container operations: list, inspect, stop, restart, delete, logs (tail, or follow over SSE)
  * and stats. Stopping or deleting releases the container's quota exactly once.
  */
-import { streamSSE } from 'hono/streaming';
 import type { QuotaLedger } from '../domain/ledger/ledger.ts';
 import { type Allocation, fromMilli } from '../domain/ledger/types.ts';
 import type { ResourceCatalog } from '../domain/resources/types.ts';
@@ -14,6 +13,7 @@ import type { App } from '../kernel/plugin.ts';
 import { bytesToGB } from '../kernel/quantity.ts';
 import { validate } from '../kernel/validation.ts';
 import type { LogLine } from '../slots/runner.ts';
+import { streamLogLines } from './log-stream.ts';
 import { Container, ContainerList, ContainerRef, ContainerStats, LogLines, LogsQuery } from './run-model.ts';
 
 export interface ContainerApiDeps {
@@ -153,30 +153,11 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
         });
         return c.json({ items });
       }
-      const abort = new AbortController();
-      // Fail before the stream opens when the engine cannot be reached (errors inside streamSSE
-      // never reach the error handler).
+      // Fail before the stream opens when the engine cannot be reached (errors inside the
+      // stream never reach the error handler).
       await engineCall(() => runner.inspect(a.workloadId!));
-      return streamSSE(c, async (stream) => {
-        stream.onAbort(() => abort.abort());
-        try {
-          for await (const line of runner.logs(a.workloadId!, {
-            ...opts,
-            follow: true,
-            signal: abort.signal,
-          })) {
-            await stream.writeSSE({ event: 'log', data: JSON.stringify(line) });
-          }
-          await stream.writeSSE({ event: 'end', data: '{}' });
-        } catch (err) {
-          if (!abort.signal.aborted) {
-            c.get('logger').warn({ err, container: a.id }, 'log stream ended with an error');
-            await stream.writeSSE({
-              event: 'error',
-              data: JSON.stringify({ error: 'The log stream was interrupted' }),
-            });
-          }
-        }
+      return streamLogLines(c, (signal) => runner.logs(a.workloadId!, { ...opts, follow: true, signal }), {
+        container: a.id,
       });
     },
   );

@@ -42,7 +42,16 @@ export interface GitService {
   /** Shallow-clone into a private temporary directory, inspect, remove. */
   parse(url: string, branch?: string, auth?: GitAuth): Promise<RepoInfo>;
   /** Shallow-clone `branch` into `dest` (which must lie inside the Git workspace and not exist). */
-  checkout(url: string, branch: string, dest: string, auth?: GitAuth): Promise<{ commitHash: string }>;
+  checkout(
+    url: string,
+    branch: string,
+    dest: string,
+    auth?: GitAuth,
+  ): Promise<{
+    commitHash: string;
+    /** Symlinks deleted because they led outside the checkout (paths relative to it). */
+    removedSymlinks?: string[];
+  }>;
   /** The directory clones live under (`git.workspace`). */
   readonly workspace: string;
 }

@@ -119,6 +119,45 @@ export interface Capacity {
   description?: string;
 }
 
+/**
+ * What an image is built from: a directory on this machine (a checkout the caller prepared).
+ * Implementations send it as it is: symlinks travel as links and are never followed, nothing
+ * outside `dir` is read.
+ */
+export interface BuildContext {
+  dir: string;
+  /** Top-level entries not to send (e.g. `.git`). */
+  exclude?: string[];
+}
+
+export interface BuildOptions {
+  /** Repository:tag to give the image. */
+  tag: string;
+  /** The Dockerfile's path inside the context; default `Dockerfile`. */
+  dockerfile?: string;
+  labels?: Record<string, string>;
+  /** The whole build (upload included) is stopped after this. */
+  timeoutMs?: number;
+  /** A context larger than this is refused before anything is sent. */
+  maxContextBytes?: number;
+  /** Limits for the build's own containers (bytes, cores). */
+  memory?: number;
+  cpu?: number;
+  signal?: AbortSignal;
+  /** Each line of build output as it arrives. */
+  onOutput?: (line: string) => void;
+}
+
+/** A build that could not produce an image; the message is safe to show to the operator. */
+export class ImageBuildError extends Error {
+  override name = 'ImageBuildError';
+  readonly reason: 'context' | 'timeout' | 'failed';
+  constructor(reason: 'context' | 'timeout' | 'failed', message: string, opts?: { cause?: unknown }) {
+    super(message, opts);
+    this.reason = reason;
+  }
+}
+
 export interface Runner {
   readonly type: string;
   /** Total capacity as the engine reports it. Throws RunnerUnreachableError when it cannot be reached. */
@@ -137,10 +176,20 @@ export interface Runner {
   logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
   /** One sample with a correct CPU percentage (computed from two readings). */
   stats(id: string): Promise<WorkloadStats>;
+  /**
+   * Build an image from a context directory (optional: runners that cannot build omit it). A
+   * failed build leaves no container behind. Throws ImageBuildError (or RunnerUnreachableError).
+   */
+  build?(context: BuildContext, opts: BuildOptions): Promise<{ imageId: string }>;
   /** Engine events until the signal aborts. */
   events(opts: { signal: AbortSignal }): AsyncIterable<RunnerEvent>;
   /** Release connections. */
   close(): Promise<void>;
+  /**
+   * Optional: check that the credentials allow everything the runner needs (a connection test
+   * calls it after capacity). Throws RunnerPermissionError naming what is missing.
+   */
+  checkAccess?(): Promise<void>;
 }
 
 /** A stored resource as a runner factory receives it: credentials already decrypted. */
@@ -161,6 +210,15 @@ export class RunnerUnreachableError extends Error {
 }
 export class ImagePullError extends Error {
   override name = 'ImagePullError';
+}
+/** The credentials work but lack rights; `missing` are short phrases safe to show (e.g. "create pods in namespace x"). */
+export class RunnerPermissionError extends Error {
+  override name = 'RunnerPermissionError';
+  readonly missing: string[];
+  constructor(missing: string[]) {
+    super(`the credentials lack: ${missing.join(', ')}`);
+    this.missing = missing;
+  }
 }
 
 export interface RunnerFactory {

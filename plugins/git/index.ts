@@ -168,7 +168,7 @@ export class GitServiceImpl implements GitService {
     }
     if (existsSync(target)) throw new GitInputError('dest', 'the checkout directory already exists');
     const cloned = await this.#clone(url, branch, target, auth);
-    return { commitHash: cloned.commitHash };
+    return { commitHash: cloned.commitHash, removedSymlinks: cloned.removedSymlinks };
   }
 }
 

@@ -12,6 +12,8 @@ import Docker from 'dockerode';
 import { conflict, notFound } from '../../core/kernel/errors.ts';
 import type { Logger } from '../../core/kernel/logger.ts';
 import {
+  type BuildContext,
+  type BuildOptions,
   type Capacity,
   ImagePullError,
   LABELS,
@@ -27,6 +29,7 @@ import {
   type WorkloadState,
   type WorkloadStats,
 } from '../../core/slots/runner.ts';
+import { buildImage } from './build.ts';
 import { DEFAULT_RUNNER_DOCKER_CONFIG, type RunnerDockerConfig } from './config.ts';
 import {
   type DockerConnectionOptions,
@@ -271,6 +274,22 @@ export class DockerRunner implements Runner {
       if (statusOf(err) === 404) throw pullError(image, 'image missing after pull');
       throw engineError('inspect the image', err);
     }
+  }
+
+  // ---------------------------------------------------------------- build
+
+  /** See build.ts: tar of the context (links never followed), classic builder, no leftovers. */
+  async build(context: BuildContext, opts: BuildOptions): Promise<{ imageId: string }> {
+    return buildImage(
+      {
+        docker: this.docker,
+        // One second of slack: the build's own deadline, not the transport's, should report a timeout.
+        call: (fn, o) =>
+          this.call(fn, { ...o, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs + 1_000 } : {}) }),
+      },
+      context,
+      opts,
+    );
   }
 
   // ---------------------------------------------------------------- lifecycle

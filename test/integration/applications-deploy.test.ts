@@ -1,7 +1,7 @@
 /**
  * Deploying applications on the real Docker engine: `instances` containers of the image started
  * through RunService with the application's label, quota booked and released, status
- * transitions, failures that leave nothing booked, and the roles. In CI a missing engine fails.
+ * transitions, failures that leave nothing booked, and the roles. Builds from Git: applications-build.test.ts. In CI a missing engine fails.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -157,7 +157,7 @@ describe.skipIf(!env.ok)('deploying applications on a real Docker engine', () =>
     expect((await appContainers(id)).filter((c) => c.State === 'running')).toHaveLength(0);
   });
 
-  it('refuses to deploy an application without an image (builds are not available yet)', async () => {
+  it('refuses to build an application without an image when no git plugin is loaded', async () => {
     const res = await call('POST', '/api/applications', {
       name: 'from-git',
       type: 'web',
@@ -166,10 +166,12 @@ describe.skipIf(!env.ok)('deploying applications on a real Docker engine', () =>
     });
     const { id } = (await res.json()) as { id: string };
     const deploy = await call('POST', `/api/applications/${id}/deploy`);
-    expect(deploy.status).toBe(422);
-    expect(((await deploy.json()) as { code: string }).code).toBe('IMAGE_REQUIRED');
+    expect(deploy.status).toBe(503);
+    expect(((await deploy.json()) as { code: string }).code).toBe('GIT_UNAVAILABLE');
+    // Refused before anything changed: the status is untouched and nothing is booked.
     expect(((await (await call('GET', `/api/applications/${id}`)).json()) as { status: string }).status).toBe(
       'idle',
     );
+    expect((await quota()).cpu).toBe(0);
   });
 });

@@ -7,7 +7,8 @@
  *   GET    /api/applications/{id}         viewer
  *   PUT    /api/applications/{id}         operator  partial update (omitted: kept; null: cleared)
  *   DELETE /api/applications/{id}         operator  409 while running or deploying
- *   POST   /api/deploy {applicationId}    operator  start `instances` containers of its image
+ *   POST   /api/deploy {applicationId}    operator  build from Git when there is no image, then start
+ *                                                    `instances` containers
  *   POST   /api/applications/{id}/deploy  operator  the same
  *   POST   /api/applications/{id}/stop    operator  stop every instance, releasing its quota
  *   POST   /api/applications/{id}/restart operator  restart the instances (deploy when none run)
@@ -183,6 +184,7 @@ export function applicationRoutes(
       const { id } = c.req.valid('param');
       await deployer.assertNothingRunning(id);
       await service.delete(id);
+      deployer.forget(id);
       audit(c, 'application deleted', { appId: id });
       return c.body(null, 204);
     },
@@ -191,7 +193,7 @@ export function applicationRoutes(
   const DEPLOY_ERRORS = {
     404: 'No such application',
     409: 'Already running, or another deploy/stop/restart is in progress',
-    422: 'The application has no image (building from Git is not available yet)',
+    422: 'The image could not be built from the repository (refused or failed)',
     503: 'Over quota, no resource with room, or the platform is not loaded',
   };
   const lifecycle = (
@@ -226,7 +228,8 @@ export function applicationRoutes(
     describe({
       summary: 'Deploy an application: start its instances (the design document’s deploy call)',
       description:
-        'Starts `instances` containers of the application’s image through the same admission, placement and ' +
+        'Builds the image from the Git repository when the application has none (output as application:build ' +
+        'events), then starts `instances` containers through the same admission, placement and ' +
         'quota booking as POST /run. Status goes deploying → running, or error (and nothing stays booked). ' +
         'Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.',
       tags: TAGS,

@@ -77,6 +77,16 @@ export interface ApplicationServiceOptions {
   box: SecretBox;
   git: () => GitService | undefined;
   logger: Logger;
+  /** Called after every status change (deploy, stop, restart, failures), for the event stream. */
+  onStatus?: (change: StatusChange) => void;
+}
+
+export interface StatusChange {
+  id: string;
+  name: string;
+  status: AppStatus;
+  previous: AppStatus;
+  reason?: string;
 }
 
 export class ApplicationService {
@@ -93,8 +103,12 @@ export class ApplicationService {
   // ---------------------------------------------------------------- reading
 
   async list(): Promise<ApplicationOut[]> {
-    const rows = await this.#db.select().from(applications).orderBy(applications.createdAt, applications.id);
-    return rows.map((r) => this.toOut(r));
+    return (await this.rows()).map((r) => this.toOut(r));
+  }
+
+  /** Every stored row, oldest first. */
+  async rows(): Promise<ApplicationRow[]> {
+    return this.#db.select().from(applications).orderBy(applications.createdAt, applications.id);
   }
 
   async row(id: string): Promise<ApplicationRow> {
@@ -363,22 +377,27 @@ export class ApplicationService {
    * becomes `to` in the same transaction, so two such operations never run at once. 409 otherwise.
    */
   async claim(id: string, from: AppStatus[], to: AppStatus): Promise<ApplicationRow> {
-    return this.#o.storage.transaction(async (db) => {
-      const [row] = await db.select().from(applications).where(eq(applications.id, id));
-      if (!row) throw notFound(`Application ${id}`);
-      if (!from.includes(row.status)) {
-        throw conflict(
-          row.status === 'deploying'
-            ? 'Another deploy, stop or restart of this application is in progress'
-            : `The application is ${row.status}`,
-        );
-      }
-      await db
-        .update(applications)
-        .set({ status: to, statusReason: null, updatedAt: Date.now() })
-        .where(eq(applications.id, id));
-      return row;
-    });
+    return this.#o.storage
+      .transaction(async (db) => {
+        const [row] = await db.select().from(applications).where(eq(applications.id, id));
+        if (!row) throw notFound(`Application ${id}`);
+        if (!from.includes(row.status)) {
+          throw conflict(
+            row.status === 'deploying'
+              ? 'Another deploy, stop or restart of this application is in progress'
+              : `The application is ${row.status}`,
+          );
+        }
+        await db
+          .update(applications)
+          .set({ status: to, statusReason: null, updatedAt: Date.now() })
+          .where(eq(applications.id, id));
+        return row;
+      })
+      .then((row) => {
+        if (row.status !== to) this.#o.onStatus?.({ id, name: row.name, status: to, previous: row.status });
+        return row;
+      });
   }
 
   /** Applications left `deploying` by a crash or restart of this node. */
@@ -390,9 +409,13 @@ export class ApplicationService {
   async setStatus(
     id: string,
     status: AppStatus,
-    extra: { reason?: string | null; runningOn?: string[]; lastDeployed?: number } = {},
+    extra: { reason?: string | null; runningOn?: string[]; lastDeployed?: number; commitHash?: string } = {},
   ): Promise<void> {
-    await this.#o.storage.transaction(async (db) => {
+    const before = await this.#o.storage.transaction(async (db) => {
+      const [row] = await db
+        .select({ status: applications.status, name: applications.name, reason: applications.statusReason })
+        .from(applications)
+        .where(eq(applications.id, id));
       await db
         .update(applications)
         .set({
@@ -400,10 +423,22 @@ export class ApplicationService {
           statusReason: extra.reason ?? null,
           ...(extra.runningOn ? { runningOn: extra.runningOn } : {}),
           ...(extra.lastDeployed ? { lastDeployed: extra.lastDeployed } : {}),
+          ...(extra.commitHash ? { commitHash: extra.commitHash } : {}),
           updatedAt: Date.now(),
         })
         .where(eq(applications.id, id));
+      return row;
     });
+    const reason = extra.reason ?? undefined;
+    if (before && (before.status !== status || (before.reason ?? undefined) !== reason)) {
+      this.#o.onStatus?.({
+        id,
+        name: before.name,
+        status,
+        previous: before.status,
+        ...(reason ? { reason } : {}),
+      });
+    }
   }
 
   // ---------------------------------------------------------------- Git import
