@@ -48,7 +48,7 @@ export function eventRoutes(app: App, bus: EventBus, socket?: EventSocketOptions
     describe({
       summary: 'Live events (text/event-stream); resume with the Last-Event-ID header',
       description:
-        'Each event has an id, a type (run:started, run:stopped, run:adopted, run:failed, run:state, resource:changed, reset) and JSON data {type, at, data}.',
+        'Each event has an id, a type (run:started, run:stopped, run:restarted, run:adopted, run:failed, run:state, resource:changed, application:status, application:health, application:build (build output, batched as lines[]), node:joined, node:alive, node:suspect, node:failed, node:left, reset) and JSON data {type, at, data}.',
       tags: ['events'],
       responses: {
         200: { description: 'An event stream', schema: v.string(), contentType: 'text/event-stream' },
