@@ -137,6 +137,7 @@ export class Reconciler {
             allocationId: a.id,
             containerId: a.workloadId,
             resourceId,
+            ...(a.appId ? { appId: a.appId } : {}),
             reason: 'vanished',
           });
         }
@@ -163,6 +164,7 @@ export class Reconciler {
             allocationId: a.id,
             containerId: w.id,
             resourceId,
+            ...(a.appId ? { appId: a.appId } : {}),
             reason: 'start-abandoned',
           });
         }
@@ -175,6 +177,7 @@ export class Reconciler {
             allocationId: a.id,
             containerId: w.id,
             resourceId,
+            ...(a.appId ? { appId: a.appId } : {}),
             reason: 'exited',
             exitCode: w.exitCode,
           });
@@ -184,7 +187,13 @@ export class Reconciler {
       } else if (a.workloadState !== w.state && w.state !== 'created') {
         // ('created' for a committed allocation is a listing older than its start: not news.)
         await this.#ledger.setWorkloadState(a.id, w.state);
-        this.#events.emit('run:state', { allocationId: a.id, containerId: w.id, resourceId, state: w.state });
+        this.#events.emit('run:state', {
+          allocationId: a.id,
+          containerId: w.id,
+          resourceId,
+          ...(a.appId ? { appId: a.appId } : {}),
+          state: w.state,
+        });
       }
     }
 

@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import applicationsPlugin from '../../core/domain/applications/plugin.ts';
+import { EventBusKey, type IarnetEvent } from '../../core/domain/events.ts';
 import platformPlugin from '../../core/domain/platform-plugin.ts';
 import resourcesPlugin from '../../core/domain/resources/plugin.ts';
 import { createIarnet, type Iarnet } from '../../core/iarnet.ts';
@@ -24,6 +26,7 @@ import { nodeContainers, removeNodeContainers } from '../support/platform-node.t
 import { bearer, staticAuth } from '../support/static-auth.ts';
 
 const env = await requireDocker();
+const docker = new Docker({ socketPath: env.ok ? env.socketPath : '/var/run/docker.sock' });
 
 describe.skipIf(!env.ok)('deploying applications on a real Docker engine', () => {
   let node: Iarnet;
@@ -127,6 +130,45 @@ describe.skipIf(!env.ok)('deploying applications on a real Docker engine', () =>
     expect((await quota()).cpu).toBe(0);
     expect((await appContainers(id)).filter((c) => c.State === 'running')).toHaveLength(0);
     expect((await call('DELETE', `/api/applications/${id}`)).status).toBe(204);
+  });
+
+  it('an instance that exits by itself is pushed as warning, the last one as error', async () => {
+    const events: IarnetEvent[] = [];
+    const unsubscribe = node.host.services.get(EventBusKey).subscribe((e) => {
+      if (e.type === 'application:status') events.push(e);
+    });
+    try {
+      const id = await create({ name: 'fragile', instances: 2 });
+      const res = await call('POST', '/api/deploy', { applicationId: id });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const [first, second] = (await appContainers(id)).filter((c) => c.State === 'running');
+      const pushed = async (status: string) => {
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const e = events.find((x) => x.data.applicationId === id && x.data.status === status);
+          if (e) return e.data;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`no application:status ${status} within 10 s: ${JSON.stringify(events)}`);
+      };
+      // Killed behind IARNet's back: the engine's event makes the reconciler release it.
+      await docker.getContainer(first!.Id).kill();
+      expect(await pushed('warning')).toMatchObject({
+        previous: 'running',
+        applicationStatus: 'running',
+        reason: '1 of 2 instances running',
+      });
+      await docker.getContainer(second!.Id).kill();
+      expect(await pushed('error')).toMatchObject({ previous: 'warning', reason: 'no instance is running' });
+      expect((await quota()).cpu).toBe(0);
+      const status = (await (await call('GET', `/api/applications/${id}/status`)).json()) as {
+        status: string;
+      };
+      expect(status.status).toBe('error');
+      expect((await call('POST', `/api/applications/${id}/stop`)).status).toBe(200);
+    } finally {
+      unsubscribe();
+    }
   });
 
   it('a retried deploy with the same Idempotency-Key replays the first answer', async () => {

@@ -32,6 +32,7 @@ import { ApplicationBuilder } from './build.ts';
 import { applicationsConfigSchema } from './config.ts';
 import { ApplicationDeployer } from './deploy.ts';
 import { HealthMonitor } from './health.ts';
+import { watchInstances } from './instance-watch.ts';
 import { applicationRoutes } from './routes.ts';
 import { ApplicationService, type StatusChange } from './service.ts';
 import { effectiveStatus, StatusReader } from './status.ts';
@@ -144,6 +145,7 @@ export default definePlugin({
       applicationRoutes(app, service, deployer, () => (ctx.tryUse(RunServiceKey) ? idempotency : undefined));
       applicationStatusRoutes(app, service, deployer, status);
     });
+    let stopWatching: (() => void) | undefined;
     return {
       async start() {
         // A deploy, stop or restart cut short by a crash leaves `deploying`: settle it from the
@@ -162,8 +164,28 @@ export default definePlugin({
         }
         // Health checks of what runs resume with the node.
         for (const row of await service.rows()) if (row.status === 'running') deployer.resume(row);
+        const bus = events();
+        if (bus) {
+          stopWatching = watchInstances({
+            events: bus,
+            row: (id) => service.row(id).catch(() => undefined),
+            running: async (id) =>
+              (await deployer.allocations(id).catch(() => [])).filter((a) => a.workloadId).length,
+            health: (id) => health.health(id),
+            push: ({ row, status, previous, reason }) =>
+              bus.emit('application:status', {
+                applicationId: row.id,
+                name: row.name,
+                status,
+                applicationStatus: row.status,
+                previous,
+                ...(reason ? { reason } : {}),
+              }),
+          });
+        }
       },
       stop() {
+        stopWatching?.();
         health.stopAll();
         builder.cancelAll();
       },
