@@ -3,7 +3,13 @@
  * Benchmarks report; they do not fail the test suite (targets are tracked in the issues).
  * `npm run bench -- kernel` runs only the benchmarks whose file name contains "kernel".
  */
-const BENCHMARKS = ['./kernel-overhead.ts', './run-overhead.ts', './admission.ts', './gossip.ts'];
+const BENCHMARKS = [
+  './kernel-overhead.ts',
+  './run-overhead.ts',
+  './admission.ts',
+  './gossip.ts',
+  './dashboard-budget.ts',
+];
 
 const filter = process.argv[2];
 let missed = 0;

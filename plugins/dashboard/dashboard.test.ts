@@ -33,7 +33,16 @@ describe('dashboard plugin', () => {
   afterAll(() => n.stop());
 
   it('serves index.html at / and at client routes, anonymously, not cached', async () => {
-    for (const path of ['/', '/login', '/compute', '/monitor', '/users', '/tokens/x']) {
+    for (const path of [
+      '/',
+      '/login',
+      '/compute',
+      '/applications',
+      '/monitor',
+      '/nodes',
+      '/users',
+      '/tokens/x',
+    ]) {
       const res = await n.app.request(path);
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/text\/html/);

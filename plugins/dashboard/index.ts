@@ -30,7 +30,15 @@ export const RESERVED_PREFIXES = [
 ] as const;
 
 /** The dashboard's client routes (web/src/App.tsx); a browser may open them directly. */
-export const CLIENT_ROUTES = ['/login', '/compute', '/monitor', '/users', '/tokens'] as const;
+export const CLIENT_ROUTES = [
+  '/login',
+  '/compute',
+  '/applications',
+  '/monitor',
+  '/nodes',
+  '/users',
+  '/tokens',
+] as const;
 
 export function isReserved(path: string): boolean {
   return RESERVED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));

@@ -13,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestImage, isCI, requireDocker, TEST_IMAGE } from '../support/docker-env.ts';
+import { hasGit, makeRepo, startGitDaemon, tempDir } from '../support/git-repos.ts';
 import { ROOT } from '../support/runtimes.ts';
 import { type RunningIarnet, spawnIarnet } from '../support/spawn-iarnet.ts';
 
@@ -38,8 +39,15 @@ function chromiumAvailable(): boolean {
   return false;
 }
 
+function gitAvailable(): boolean {
+  if (hasGit()) return true;
+  if (isCI()) throw new Error('git is required in CI (the loopback repository for the import test)');
+  console.warn('\nSKIPPING dashboard e2e: no git\n');
+  return false;
+}
+
 const docker = await requireDocker();
-const runnable = chromiumAvailable() && docker.ok;
+const runnable = chromiumAvailable() && docker.ok && gitAvailable();
 
 /** A TCP port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -86,6 +94,9 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
   let page: Page;
   let token = '';
   let containerId = '';
+  let appId = '';
+  let gitBase = '';
+  let gitDaemon: Awaited<ReturnType<typeof startGitDaemon>> | undefined;
   const metrics: Record<string, unknown> = {};
   const profile = mkdtempSync(join(tmpdir(), 'iarnet-chromium-'));
 
@@ -102,6 +113,10 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
     await ensureTestImage();
     ensureBuilt();
     mkdirSync(SHOTS, { recursive: true });
+    // A loopback Git repository to import (a static site; deployed with an explicit image, no build).
+    gitBase = tempDir('iarnet-e2e-git-');
+    makeRepo(gitBase, 'hello-site', { 'index.html': '<h1>hello</h1>\n', 'style.css': '' });
+    gitDaemon = await startGitDaemon(gitBase);
     // Until core/main.ts lists the dashboard plugin, load the compiled one as a third-party plugin.
     const builtin = readFileSync(join(ROOT, 'dist/core/main.js'), 'utf8').includes('plugins/dashboard/');
     const args: string[] = [];
@@ -114,6 +129,7 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
       args,
       env: {
         IARNET_ADMIN_PASSWORD: PASSWORD,
+        IARNET_GIT__ALLOW_SCHEMES: 'https,git',
         ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
       },
     });
@@ -134,11 +150,18 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('dialog', (d) => void d.accept());
+    page.on('pageerror', (err) => {
+      metrics.pageErrors = [...((metrics.pageErrors as string[]) ?? []), err.stack ?? String(err)];
+      console.error(`page error: ${err.stack ?? err}`);
+    });
   });
 
   afterAll(async () => {
     if (containerId && token)
       await api(`/api/containers/${containerId}`, { method: 'DELETE' }).catch(() => {});
+    if (appId && token) await api(`/api/applications/${appId}/stop`, { method: 'POST' }).catch(() => {});
+    gitDaemon?.stop();
+    if (gitBase) rmSync(gitBase, { recursive: true, force: true });
     await context?.close();
     await node?.stop();
     rmSync(profile, { recursive: true, force: true });
@@ -236,6 +259,67 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
     await row.getByRole('button', { name: /停止/ }).click();
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toMatch(/exited|stopped/);
     await shot('06-status-stopped');
+  });
+
+  it('imports an application from a loopback Git repo, deploys it and sees it running', async () => {
+    await page.getByRole('link', { name: '应用管理' }).click();
+    await page.getByRole('heading', { name: '应用管理' }).waitFor();
+    await page.getByRole('button', { name: '创建应用' }).click();
+    const dialog = page.getByRole('dialog', { name: '创建应用' });
+    await dialog.getByLabel('Git 仓库地址').fill(gitDaemon!.url('hello-site'));
+    await dialog.getByRole('button', { name: '解析仓库' }).click();
+    await dialog.getByTestId('git-detected').waitFor({ timeout: 30_000 });
+    // Prefilled from the repository: its name, branch and commit.
+    expect(await dialog.getByLabel('应用名称').inputValue()).toBe('hello-site');
+    expect(await dialog.getByLabel('分支').inputValue()).toBe('main');
+    expect(await dialog.getByLabel('提交').inputValue()).toMatch(/^[0-9a-f]{40}$/);
+    await dialog.getByLabel('应用名称').fill('e2e-hello');
+    await dialog.getByLabel('镜像').fill(TEST_IMAGE);
+    await dialog.getByLabel('启动命令').fill('sleep 300');
+    await dialog.getByLabel('CPU（核）').fill('0.1');
+    await dialog.getByLabel('内存（GB）').fill('0.05');
+    await shot('11-application-dialog');
+    await dialog.getByRole('button', { name: '保存' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const card = page.locator('[data-testid="app-card"][data-name="e2e-hello"]');
+    await card.waitFor();
+    const apps = (await (await api('/api/applications')).json()) as { id: string; name: string }[];
+    appId = apps.find((a) => a.name === 'e2e-hello')?.id ?? '';
+    expect(appId).not.toBe('');
+    await card.getByRole('button', { name: '部署 e2e-hello' }).click();
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 60_000 }).toBe('running');
+    expect(await card.getByTestId('app-last-deployed').textContent()).toMatch(/^最近部署：/);
+    const running = (await (await api('/api/containers')).json()) as {
+      items: { appId?: string; status: string }[];
+    };
+    expect(running.items.some((c) => c.appId === appId && c.status === 'running')).toBe(true);
+    await shot('12-applications-running');
+  });
+
+  it('shows this node in the Nodes page, with the running application in the topology graph', async () => {
+    await page.getByRole('link', { name: '节点' }).click();
+    await page.getByRole('heading', { name: '节点管理' }).waitFor();
+    const self = page.locator('[data-testid="node-row"]').filter({ hasText: '本节点' });
+    await self.waitFor();
+    expect(await self.getAttribute('data-status')).toBe('alive');
+    const topology = page.getByTestId('topology');
+    // this node → the local Docker engine → the application's instance
+    await expect
+      .poll(async () => Number(await topology.getAttribute('data-nodes')))
+      .toBeGreaterThanOrEqual(3);
+    await page.waitForTimeout(800); // let the lazily loaded graph lay out
+    await shot('13-nodes');
+  });
+
+  it('stops the application from its card and shows it stopped', async () => {
+    await page.getByRole('link', { name: '应用管理' }).click();
+    const card = page.locator('[data-testid="app-card"][data-name="e2e-hello"]');
+    await card.getByRole('button', { name: '停止 e2e-hello' }).click();
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 60_000 }).toBe('stopped');
+    await shot('14-applications-stopped');
+    await page.getByRole('link', { name: '运行状态' }).click(); // where the next test starts
+    await page.getByRole('heading', { name: '运行状态监控' }).waitFor();
   });
 
   it('switches language and theme', async () => {

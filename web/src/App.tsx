@@ -10,12 +10,16 @@ export const ROUTES = {
   login: '/login',
   resources: '/compute',
   status: '/monitor',
+  applications: '/applications',
+  nodes: '/nodes',
   users: '/users',
   tokens: '/tokens',
 } as const;
 
 const ResourcesPage = lazy(() => import('./pages/Resources'));
 const StatusPage = lazy(() => import('./pages/Status'));
+const ApplicationsPage = lazy(() => import('./pages/Applications'));
+const NodesPage = lazy(() => import('./pages/Nodes'));
 const UsersPage = lazy(() => import('./pages/Users'));
 const TokensPage = lazy(() => import('./pages/Tokens'));
 const NotFound = lazy(() => import('./pages/NotFound'));
@@ -36,7 +40,9 @@ export function App() {
       <Route path="/" component={Layout}>
         <Route path="/" component={() => <Navigate href={ROUTES.resources} />} />
         <Route path={ROUTES.resources} component={ResourcesPage} />
+        <Route path={ROUTES.applications} component={ApplicationsPage} />
         <Route path={ROUTES.status} component={StatusPage} />
+        <Route path={ROUTES.nodes} component={NodesPage} />
         <Route path={ROUTES.users} component={UsersPage} />
         <Route path={ROUTES.tokens} component={TokensPage} />
         <Route path="*404" component={NotFound} />

@@ -78,5 +78,8 @@ export function roleAtLeast(role: Role | undefined, need: Role): boolean {
 /** The error body of a failed call, or a generic one for network failures. */
 export function asApiError(error: unknown): ApiError {
   if (error && typeof error === 'object' && 'code' in error && 'error' in error) return error as ApiError;
+  // createResource wraps a thrown non-Error (our ApiError bodies) in Error('Unknown error', {cause}).
+  if (error instanceof Error && error.cause !== undefined && error.cause !== error)
+    return asApiError(error.cause);
   return { error: 'Request failed', details: String(error ?? ''), code: 'NETWORK' };
 }

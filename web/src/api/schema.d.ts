@@ -81,6 +81,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/applications/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Logs of every running instance merged, with timestamps and levels; follow=true streams (SSE)
+         * @description Without follow: the last `tail` lines of all instances together, oldest first. With follow=true: a text/event-stream of `log` events as lines arrive, then `end`. Levels are detected from each line.
+         */
+        get: operations["getApplicationLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/redeploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the instances with new ones (rebuilding from Git); deploys when none run
+         * @description Starts a new instance, then stops an old one, one by one; when the quota has no room for the extra instance an old one is stopped first, so the quota is never exceeded. Applies a changed instance count.
+         */
+        post: operations["redeployApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/applications/{id}/restart": {
         parameters: {
             query?: never;
@@ -92,6 +132,23 @@ export interface paths {
         put?: never;
         /** Restart the instances of an application (deploys when none run) */
         post: operations["restartApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Status of one application (ApplicationStatus) */
+        get: operations["getApplicationStatus"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -315,7 +372,7 @@ export interface paths {
         put?: never;
         /**
          * Deploy an application: start its instances (the design document’s deploy call)
-         * @description Starts `instances` containers of the application’s image through the same admission, placement and quota booking as POST /run. Status goes deploying → running, or error (and nothing stays booked). Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
+         * @description Builds the image from the Git repository when the application has none (output as application:build events), then starts `instances` containers through the same admission, placement and quota booking as POST /run. Status goes deploying → running, or error (and nothing stays booked). Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
          */
         post: operations["deploy"];
         delete?: never;
@@ -333,7 +390,7 @@ export interface paths {
         };
         /**
          * Live events (text/event-stream); resume with the Last-Event-ID header
-         * @description Each event has an id, a type (run:started, run:stopped, run:adopted, run:failed, run:state, resource:changed, reset) and JSON data {type, at, data}.
+         * @description Each event has an id, a type (run:started, run:stopped, run:restarted, run:adopted, run:failed, run:state, resource:changed, application:status, application:health, application:build (build output, batched as lines[]), node:joined, node:alive, node:suspect, node:failed, node:left, reset) and JSON data {type, at, data}.
          */
         get: operations["getApiEvents"];
         put?: never;
@@ -498,6 +555,26 @@ export interface paths {
          * @description Admits the run against the node’s quota and a resource’s capacity, starts it, and answers 202 with the container id. Over quota: 503 {"error":"Resource limit exceeded","details":"Insufficient CPU resources"} naming the short resource. Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
          */
         post: operations["postApiRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status of every application (the design document’s ApplicationStatus list)
+         * @description Instances, placement, CPU/memory (percent of what was allotted), network bytes/s, health and per-instance checks, recent merged logs. Engine reads are cached for applications.status.cache_ms.
+         */
+        get: operations["listApplicationStatuses"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1653,7 +1730,253 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The application has no image (building from Git is not available yet) */
+            /** @description The image could not be built from the repository (refused or failed) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Over quota, no resource with room, or the platform is not loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApplicationLogs: {
+        parameters: {
+            query?: {
+                tail?: string;
+                follow?: "true" | "false" | "1" | "0";
+                since?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Log lines (JSON), or an event stream when follow=true */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            instanceId: string;
+                            /** @enum {string} */
+                            level: "error" | "warn" | "info" | "debug";
+                            message: string;
+                            /** @description Container name of the instance */
+                            source: string;
+                            /** @enum {string} */
+                            stream: "stdout" | "stderr";
+                            timestamp: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The platform is not loaded or a resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeployApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The application after the redeploy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branch: string;
+                        command?: string[];
+                        commitHash?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        createdAt: string;
+                        description: string;
+                        /** @description Secret values are never returned: they appear as {secret: true} */
+                        env: {
+                            [key: string]: string | {
+                                /** @constant */
+                                secret: true;
+                            };
+                        };
+                        gitUrl: string;
+                        hasGitToken: boolean;
+                        healthCheck?: {
+                            interval: number;
+                            path: string;
+                            port: number;
+                            timeout: number;
+                        };
+                        id: string;
+                        image?: string;
+                        instances: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        lastDeployed?: string;
+                        name: string;
+                        ports: {
+                            containerPort: number;
+                            /** @enum {string} */
+                            protocol: "TCP" | "UDP";
+                            servicePort?: number;
+                        }[];
+                        resources: {
+                            cpu: number;
+                            gpu?: number;
+                            memory: number;
+                            storage?: number;
+                        };
+                        runningOn: string[];
+                        /** @enum {string} */
+                        status: "idle" | "running" | "stopped" | "error" | "deploying";
+                        statusReason?: string;
+                        /**
+                         * @description web | api | worker | database
+                         * @enum {string}
+                         */
+                        type: "web" | "api" | "worker" | "database";
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 date-time (UTC)
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Another deploy/stop/restart is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The image could not be built */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1807,7 +2130,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The application has no image (building from Git is not available yet) */
+            /** @description The image could not be built from the repository (refused or failed) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1826,6 +2149,137 @@ export interface operations {
                 };
             };
             /** @description Over quota, no resource with room, or the platform is not loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApplicationStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The stored Application status */
+                        applicationStatus: string;
+                        /** @description Percent of the CPU the instances were allotted */
+                        cpu: number;
+                        desiredInstances: number;
+                        /** @enum {string} */
+                        health: "healthy" | "unhealthy" | "unknown";
+                        healthChecks: {
+                            consecutiveFailures: number;
+                            instanceId: string;
+                            lastCheck: string;
+                            message?: string;
+                            name: string;
+                            responseTime?: number;
+                            /** @enum {string} */
+                            state: "unknown" | "healthy" | "unhealthy";
+                            /** @enum {string} */
+                            status: "pass" | "fail";
+                        }[];
+                        id: string;
+                        /** @description Instances running now */
+                        instances: number;
+                        lastUpdated: string;
+                        logs: {
+                            /** @enum {string} */
+                            level: "error" | "warn" | "info" | "debug";
+                            message: string;
+                            source?: string;
+                            timestamp: string;
+                        }[];
+                        /** @description Percent of the memory the instances were allotted */
+                        memory: number;
+                        metrics: {
+                            /** @description Percent of health checks that failed */
+                            errorRate?: number;
+                            requestsPerSecond?: number;
+                            /** @description ms, mean of the last health checks */
+                            responseTime?: number;
+                        };
+                        name: string;
+                        /** @description Bytes per second, received + sent */
+                        network: number;
+                        runningOn: string[];
+                        /**
+                         * @description warning: running but unhealthy or short of instances; idle shows as stopped
+                         * @enum {string}
+                         */
+                        status: "running" | "stopped" | "error" | "warning" | "deploying";
+                        statusReason?: string;
+                        /** @description Percent; 0 (containers have no disk quota to measure) */
+                        storage: number;
+                        /** @description Since the oldest running instance started, e.g. "2h 5m" */
+                        uptime: string;
+                        uptimeSeconds: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the body, query or path failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such application */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The platform is not loaded */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1961,7 +2415,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The application has no image (building from Git is not available yet) */
+            /** @description The image could not be built from the repository (refused or failed) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3323,7 +3777,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The application has no image (building from Git is not available yet) */
+            /** @description The image could not be built from the repository (refused or failed) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4828,6 +5282,117 @@ export interface operations {
                 };
             };
             /** @description Resource limit exceeded, or the resource is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApplicationStatuses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Oldest application first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The stored Application status */
+                        applicationStatus: string;
+                        /** @description Percent of the CPU the instances were allotted */
+                        cpu: number;
+                        desiredInstances: number;
+                        /** @enum {string} */
+                        health: "healthy" | "unhealthy" | "unknown";
+                        healthChecks: {
+                            consecutiveFailures: number;
+                            instanceId: string;
+                            lastCheck: string;
+                            message?: string;
+                            name: string;
+                            responseTime?: number;
+                            /** @enum {string} */
+                            state: "unknown" | "healthy" | "unhealthy";
+                            /** @enum {string} */
+                            status: "pass" | "fail";
+                        }[];
+                        id: string;
+                        /** @description Instances running now */
+                        instances: number;
+                        lastUpdated: string;
+                        logs: {
+                            /** @enum {string} */
+                            level: "error" | "warn" | "info" | "debug";
+                            message: string;
+                            source?: string;
+                            timestamp: string;
+                        }[];
+                        /** @description Percent of the memory the instances were allotted */
+                        memory: number;
+                        metrics: {
+                            /** @description Percent of health checks that failed */
+                            errorRate?: number;
+                            requestsPerSecond?: number;
+                            /** @description ms, mean of the last health checks */
+                            responseTime?: number;
+                        };
+                        name: string;
+                        /** @description Bytes per second, received + sent */
+                        network: number;
+                        runningOn: string[];
+                        /**
+                         * @description warning: running but unhealthy or short of instances; idle shows as stopped
+                         * @enum {string}
+                         */
+                        status: "running" | "stopped" | "error" | "warning" | "deploying";
+                        statusReason?: string;
+                        /** @description Percent; 0 (containers have no disk quota to measure) */
+                        storage: number;
+                        /** @description Since the oldest running instance started, e.g. "2h 5m" */
+                        uptime: string;
+                        uptimeSeconds: number;
+                    }[];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller’s role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The platform is not loaded */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -7,7 +7,9 @@ import { theme, toggleTheme } from '../lib/theme';
 
 const NAV: { href: string; key: MessageKey; icon: string; admin?: boolean }[] = [
   { href: '/compute', key: 'nav.resources', icon: 'i-carbon-data-center' },
+  { href: '/applications', key: 'nav.applications', icon: 'i-carbon-application' },
   { href: '/monitor', key: 'nav.status', icon: 'i-carbon-activity' },
+  { href: '/nodes', key: 'nav.nodes', icon: 'i-carbon-assembly-cluster' },
   { href: '/users', key: 'nav.users', icon: 'i-carbon-user-multiple', admin: true },
   { href: '/tokens', key: 'nav.tokens', icon: 'i-carbon-password' },
 ];

@@ -15,7 +15,7 @@ import {
   validateResource,
 } from '../lib/resource-form';
 import type { Resource } from '../pages/Resources';
-import { Dialog, Field } from './ui';
+import { Dialog, Field, FormFooter } from './ui';
 
 type TestState =
   | { state: 'idle' }
@@ -271,12 +271,7 @@ export function ResourceDialog(props: {
             </Match>
           </Switch>
         </div>
-        <Show when={formError()}>
-          <p class="field-error" role="alert">
-            {formError()}
-          </p>
-        </Show>
-        <div class="flex flex-wrap justify-end gap-2 mt-4">
+        <FormFooter error={formError()} onCancel={props.onClose} saving={saving()}>
           <Show when={!builtin}>
             <button
               type="button"
@@ -288,13 +283,7 @@ export function ResourceDialog(props: {
               {t('res.test')}
             </button>
           </Show>
-          <button type="button" class="btn-ghost" onClick={props.onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" class="btn-primary" disabled={saving()}>
-            {t('common.save')}
-          </button>
-        </div>
+        </FormFooter>
       </form>
     </Dialog>
   );

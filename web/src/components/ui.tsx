@@ -1,4 +1,4 @@
-/** Small shared UI pieces: stat card, dialog, toasts, status dot, field wrapper. */
+/** Small shared UI pieces: stat card, dialog, toasts, status dot, field wrapper, icon button. */
 import { createSignal, For, type JSX, onCleanup, onMount, Show } from 'solid-js';
 import { t } from '../lib/i18n';
 
@@ -152,5 +152,65 @@ export function StatusDot(props: { tone: keyof typeof DOT; label: string }) {
       <span class={`inline-block w-2 h-2 rounded-full ${DOT[props.tone]}`} aria-hidden="true" />
       <span>{props.label}</span>
     </span>
+  );
+}
+
+/** An icon-only button; its accessible name says what it does to which item ("删除 web-1"). */
+export function IconButton(props: {
+  icon: string;
+  label: string;
+  name?: string;
+  onClick: () => void;
+  disabled?: boolean;
+  class?: string;
+}) {
+  return (
+    <button
+      type="button"
+      class={`btn-icon ${props.class ?? ''}`}
+      aria-label={props.name ? `${props.label} ${props.name}` : props.label}
+      title={props.label}
+      disabled={props.disabled}
+      onClick={() => props.onClick()}
+    >
+      <span class={props.icon} aria-hidden="true" />
+    </button>
+  );
+}
+
+/** A failed call as an error toast ("操作失败: <details>"). */
+export function toastError(error: unknown): void {
+  const details =
+    error && typeof error === 'object' && 'details' in error ? String(error.details) : String(error ?? '');
+  toast(`${t('common.error')}: ${details}`, 'error');
+}
+
+/**
+ * A form's end: the summary of errors no field shows, then [extra actions] Cancel / Save.
+ * `children` go first in the button row (e.g. "test connection").
+ */
+export function FormFooter(props: {
+  error?: string;
+  onCancel: () => void;
+  saving?: boolean;
+  children?: JSX.Element;
+}) {
+  return (
+    <>
+      <Show when={props.error}>
+        <p class="field-error" role="alert" data-testid="form-error">
+          {props.error}
+        </p>
+      </Show>
+      <div class="flex flex-wrap justify-end gap-2 mt-4">
+        {props.children}
+        <button type="button" class="btn-ghost" onClick={props.onCancel}>
+          {t('common.cancel')}
+        </button>
+        <button type="submit" class="btn-primary" disabled={props.saving}>
+          {t('common.save')}
+        </button>
+      </div>
+    </>
   );
 }

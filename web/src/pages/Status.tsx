@@ -1,31 +1,26 @@
 /**
  * 运行状态: stat cards, the container table (live: /api/events pushes changes, plus an optional
- * auto refresh), the log viewer, and the quota summary (GET /resources) as lazily loaded gauges.
+ * auto refresh), the log viewer, and the quota summary (GET /resources) as lazily loaded gauges
+ * plus a utilization-over-time line sampled at each quota read.
  */
-import {
-  createEffect,
-  createResource,
-  createSignal,
-  For,
-  lazy,
-  onCleanup,
-  onMount,
-  Show,
-  Suspense,
-} from 'solid-js';
-import { type ApiError, api, asApiError, roleAtLeast, session } from '../api/client';
+import { createResource, createSignal, lazy, onCleanup, onMount, Show, Suspense } from 'solid-js';
+import { api, asApiError, roleAtLeast, session } from '../api/client';
 import type { paths } from '../api/schema';
 import { openSse } from '../api/sse';
+import { LiveUsage } from '../components/LiveUsage';
 import { LogViewer } from '../components/LogViewer';
-import { StatCard, StatusDot, toast } from '../components/ui';
-import { fmtBytes, fmtNumber, fmtTime } from '../lib/format';
+import { type Column, DataTable, PageHeader, RefreshButton, StatGrid } from '../components/page';
+import { IconButton, StatusDot, toast, toastError } from '../components/ui';
+import { fmtNumber, fmtTime } from '../lib/format';
 import { locale, t } from '../lib/i18n';
+import { recordUsage, usageSamples } from '../lib/usage';
 
 export type Container =
   paths['/api/containers']['get']['responses'][200]['content']['application/json']['items'][number];
 type Quota = paths['/resources']['get']['responses'][200]['content']['application/json'];
 
 const QuotaGauges = lazy(() => import('../components/QuotaGauges'));
+const UsageChart = lazy(() => import('../components/UsageChart'));
 
 type Tone = 'ok' | 'warn' | 'error' | 'idle';
 export function toneOf(status: string): Tone {
@@ -42,36 +37,11 @@ async function fetchContainers(): Promise<Container[]> {
 }
 async function fetchQuota(): Promise<Quota | undefined> {
   const { data } = await api.GET('/resources');
+  if (data) recordUsage(data.utilization);
   return data;
 }
 
 const ref = (c: Container) => c.id || c.allocationId;
-
-/**
- * Live CPU % and memory of a running container (GET /api/containers/{id}/stats), re-read on each
- * refresh. A plain signal, not a resource, so it never suspends the page; failures show nothing.
- */
-function LiveUsage(props: { id: string; tick: number }) {
-  type Stats = paths['/api/containers/{id}/stats']['get']['responses'][200]['content']['application/json'];
-  const [stats, setStats] = createSignal<Stats | undefined>();
-  createEffect(() => {
-    const id = props.id;
-    void props.tick;
-    api
-      .GET('/api/containers/{id}/stats', { params: { path: { id } } })
-      .then(({ data }) => data && setStats(data))
-      .catch(() => {});
-  });
-  return (
-    <Show when={stats()}>
-      {(s) => (
-        <div class="text-xs text-gray-500" data-testid="live-usage">
-          CPU {fmtNumber(s().cpuPercent, 1)}% · {fmtBytes(s().memoryBytes)}
-        </div>
-      )}
-    </Show>
-  );
-}
 
 export default function StatusPage() {
   const [containers, { refetch, mutate }] = createResource(fetchContainers);
@@ -132,7 +102,7 @@ export default function StatusPage() {
     try {
       const path = action === 'stop' ? '/api/containers/{id}/stop' : '/api/containers/{id}/restart';
       const { data, error } = await api.POST(path, { params: { path: { id: ref(c) } } });
-      if (error) toast(`${t('common.error')}: ${(error as ApiError).details}`, 'error');
+      if (error) toastError(error);
       else {
         if (data) mutate((cs) => cs?.map((x) => (x.allocationId === data.allocationId ? data : x)));
         toast(action === 'stop' ? t('st.stopped') : t('st.restarted'));
@@ -142,12 +112,78 @@ export default function StatusPage() {
     }
   };
 
+  const columns: Column<Container>[] = [
+    {
+      header: t('st.image'),
+      cell: (c) => (
+        <>
+          <div class="font-medium font-mono text-xs sm:text-sm">{c.image}</div>
+          <div class="text-xs text-gray-500">{c.name}</div>
+        </>
+      ),
+    },
+    {
+      header: t('st.state'),
+      cell: (c) => (
+        <span data-testid="container-status">
+          <StatusDot tone={toneOf(c.status)} label={c.status} />
+        </span>
+      ),
+    },
+    {
+      header: t('st.resource'),
+      class: 'text-xs',
+      cell: (c) => <span class="badge bg-gray-100 dark:bg-gray-800">{c.resourceId}</span>,
+    },
+    {
+      header: t('st.cpuMem'),
+      class: 'tabular-nums',
+      cell: (c) => (
+        <>
+          {t('res.cores', { n: fmtNumber(c.resources.cpu, 2) })} / {fmtNumber(c.resources.memory, 2)} GB
+          <Show when={c.status === 'running' && c.id}>
+            <LiveUsage id={c.id} tick={tick()} />
+          </Show>
+        </>
+      ),
+    },
+    { header: t('st.created'), class: 'text-xs', cell: (c) => fmtTime(c.createdAt, locale()) },
+    {
+      header: t('common.actions'),
+      cell: (c) => (
+        <div class="flex gap-1">
+          <IconButton
+            icon="i-carbon-document"
+            label={t('st.logs')}
+            name={c.name}
+            disabled={!c.id}
+            onClick={() => setLogsOf(c)}
+          />
+          <Show when={canOperate() && c.allocation !== 'released'}>
+            <IconButton
+              icon="i-carbon-restart"
+              label={t('st.restart')}
+              name={c.name}
+              disabled={busy() !== null}
+              onClick={() => act(c, 'restart')}
+            />
+            <IconButton
+              icon="i-carbon-stop-outline"
+              class="text-red-600"
+              label={t('st.stop')}
+              name={c.name}
+              disabled={busy() !== null}
+              onClick={() => act(c, 'stop')}
+            />
+          </Show>
+        </div>
+      ),
+    },
+  ];
+
   return (
     <section aria-labelledby="st-title">
-      <div class="flex flex-wrap items-center gap-2 sm:gap-3 mb-4">
-        <h1 id="st-title" class="text-xl font-semibold mr-auto">
-          {t('st.title')}
-        </h1>
+      <PageHeader id="st-title" title={t('st.title')}>
         <span class="text-sm" data-testid="live-indicator" data-live={live() ? 'on' : 'off'}>
           <StatusDot
             tone={live() ? 'ok' : 'idle'}
@@ -185,128 +221,36 @@ export default function StatusPage() {
           <option value="30">{t('st.s30')}</option>
           <option value="60">{t('st.m1')}</option>
         </select>
-        <button type="button" class="btn-ghost" onClick={reload}>
-          <span class="i-carbon-renew" aria-hidden="true" />
-          {t('common.refresh')}
-        </button>
-      </div>
-      <div class="grid grid-cols-2 lg:grid-cols-4 gap-3 mb-4">
-        <StatCard
-          label={t('st.running')}
-          value={stats().running}
-          icon="i-carbon-play-outline"
-          tone="text-green-600"
-        />
-        <StatCard
-          label={t('st.warning')}
-          value={stats().warning}
-          icon="i-carbon-warning-alt"
-          tone="text-yellow-500"
-        />
-        <StatCard label={t('st.error')} value={stats().error} icon="i-carbon-error" tone="text-red-600" />
-        <StatCard label={t('st.total')} value={stats().total} icon="i-carbon-container-software" />
-      </div>
-      <div class="card p-0 overflow-x-auto mb-4">
-        <h2 class="text-sm font-semibold px-3 pt-3 pb-1">{t('st.containers')}</h2>
-        <Show when={containers.error}>
-          <p class="field-error px-3" role="alert">
-            {t('common.error')}: {asApiError(containers.error).details}
-          </p>
-        </Show>
-        <table class="w-full" aria-label={t('st.containers')}>
-          <thead>
-            <tr>
-              <th class="th" scope="col">
-                {t('st.image')}
-              </th>
-              <th class="th" scope="col">
-                {t('st.state')}
-              </th>
-              <th class="th" scope="col">
-                {t('st.resource')}
-              </th>
-              <th class="th" scope="col">
-                {t('st.cpuMem')}
-              </th>
-              <th class="th" scope="col">
-                {t('st.created')}
-              </th>
-              <th class="th" scope="col">
-                {t('common.actions')}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            <Show when={!containers.loading && (containers() ?? []).length === 0}>
-              <tr>
-                <td class="td text-gray-500" colSpan={6}>
-                  {t('common.empty')}
-                </td>
-              </tr>
-            </Show>
-            <For each={containers() ?? []}>
-              {(c) => (
-                <tr data-testid="container-row" data-id={c.id} data-status={c.status}>
-                  <td class="td">
-                    <div class="font-medium font-mono text-xs sm:text-sm">{c.image}</div>
-                    <div class="text-xs text-gray-500">{c.name}</div>
-                  </td>
-                  <td class="td" data-testid="container-status">
-                    <StatusDot tone={toneOf(c.status)} label={c.status} />
-                  </td>
-                  <td class="td text-xs">
-                    <span class="badge bg-gray-100 dark:bg-gray-800">{c.resourceId}</span>
-                  </td>
-                  <td class="td tabular-nums">
-                    {t('res.cores', { n: fmtNumber(c.resources.cpu, 2) })} /{' '}
-                    {fmtNumber(c.resources.memory, 2)} GB
-                    <Show when={c.status === 'running' && c.id}>
-                      <LiveUsage id={c.id} tick={tick()} />
-                    </Show>
-                  </td>
-                  <td class="td text-xs">{fmtTime(c.createdAt, locale())}</td>
-                  <td class="td">
-                    <div class="flex gap-1">
-                      <button
-                        type="button"
-                        class="btn-icon"
-                        aria-label={`${t('st.logs')} ${c.name}`}
-                        title={t('st.logs')}
-                        disabled={!c.id}
-                        onClick={() => setLogsOf(c)}
-                      >
-                        <span class="i-carbon-document" aria-hidden="true" />
-                      </button>
-                      <Show when={canOperate() && c.allocation !== 'released'}>
-                        <button
-                          type="button"
-                          class="btn-icon"
-                          aria-label={`${t('st.restart')} ${c.name}`}
-                          title={t('st.restart')}
-                          disabled={busy() !== null}
-                          onClick={() => act(c, 'restart')}
-                        >
-                          <span class="i-carbon-restart" aria-hidden="true" />
-                        </button>
-                        <button
-                          type="button"
-                          class="btn-icon text-red-600"
-                          aria-label={`${t('st.stop')} ${c.name}`}
-                          title={t('st.stop')}
-                          disabled={busy() !== null}
-                          onClick={() => act(c, 'stop')}
-                        >
-                          <span class="i-carbon-stop-outline" aria-hidden="true" />
-                        </button>
-                      </Show>
-                    </div>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
-      </div>
+        <RefreshButton onClick={reload} />
+      </PageHeader>
+      <StatGrid
+        stats={[
+          {
+            label: t('st.running'),
+            value: stats().running,
+            icon: 'i-carbon-play-outline',
+            tone: 'text-green-600',
+          },
+          {
+            label: t('st.warning'),
+            value: stats().warning,
+            icon: 'i-carbon-warning-alt',
+            tone: 'text-yellow-500',
+          },
+          { label: t('st.error'), value: stats().error, icon: 'i-carbon-error', tone: 'text-red-600' },
+          { label: t('st.total'), value: stats().total, icon: 'i-carbon-container-software' },
+        ]}
+      />
+      <DataTable
+        title={t('st.containers')}
+        label={t('st.containers')}
+        class="mb-4"
+        columns={columns}
+        rows={containers()}
+        loading={containers.loading}
+        error={containers.error}
+        rowAttrs={(c) => ({ 'data-testid': 'container-row', 'data-id': c.id, 'data-status': c.status })}
+      />
       <div class="card">
         <h2 class="text-sm font-semibold mb-2">{t('st.quota')}</h2>
         <Show when={quota()}>
@@ -334,6 +278,10 @@ export default function StatusPage() {
               </dl>
               <Suspense fallback={<div class="h-48" />}>
                 <QuotaGauges utilization={q().utilization} />
+              </Suspense>
+              <h3 class="text-sm font-semibold mt-3 mb-1">{t('st.usage')}</h3>
+              <Suspense fallback={<div class="h-56" />}>
+                <UsageChart samples={usageSamples()} />
               </Suspense>
             </>
           )}

@@ -1,8 +1,9 @@
 /** API tokens: your own (admins see everyone's); create (the secret is shown once) and revoke. */
-import { createResource, createSignal, For, Show } from 'solid-js';
+import { createResource, createSignal, Show } from 'solid-js';
 import { type ApiError, api, asApiError } from '../api/client';
 import { splitErrors } from '../components/form-errors';
-import { Dialog, Field, toast } from '../components/ui';
+import { AddButton, type Column, DataTable, PageHeader } from '../components/page';
+import { Dialog, Field, FormFooter, toastError } from '../components/ui';
 import { fmtTime } from '../lib/format';
 import { locale, t } from '../lib/i18n';
 
@@ -20,21 +21,47 @@ export default function TokensPage() {
   const revoke = async (id: string, name: string) => {
     if (!confirm(t('common.confirmDelete', { name }))) return;
     const { error } = await api.DELETE('/api/auth/tokens/{id}', { params: { path: { id } } });
-    if (error) toast(`${t('common.error')}: ${(error as ApiError).details}`, 'error');
+    if (error) toastError(error);
     void refetch();
   };
 
+  type Token = NonNullable<ReturnType<typeof tokens>>[number];
+  const columns: Column<Token>[] = [
+    {
+      header: t('tokens.name'),
+      cell: (k) => (
+        <>
+          {k.name}
+          <Show when={k.revoked}>
+            <span class="badge ml-2 bg-gray-200 dark:bg-gray-700">{t('tokens.revoked')}</span>
+          </Show>
+        </>
+      ),
+    },
+    { header: t('tokens.owner'), cell: (k) => k.username },
+    { header: t('users.role'), cell: (k) => k.role },
+    {
+      header: t('tokens.expires'),
+      class: 'text-xs',
+      cell: (k) => (k.expiresAt ? fmtTime(k.expiresAt, locale()) : t('tokens.never')),
+    },
+    {
+      header: t('common.actions'),
+      cell: (k) => (
+        <Show when={!k.revoked}>
+          <button type="button" class="btn-ghost py-1" onClick={() => revoke(k.id, k.name)}>
+            {t('tokens.revoke')}
+          </button>
+        </Show>
+      ),
+    },
+  ];
+
   return (
     <section aria-labelledby="tokens-title">
-      <div class="flex flex-wrap items-center gap-2 mb-4">
-        <h1 id="tokens-title" class="text-xl font-semibold mr-auto">
-          {t('tokens.title')}
-        </h1>
-        <button type="button" class="btn-primary" onClick={() => setAdding(true)}>
-          <span class="i-carbon-add" aria-hidden="true" />
-          {t('tokens.add')}
-        </button>
-      </div>
+      <PageHeader id="tokens-title" title={t('tokens.title')}>
+        <AddButton label={t('tokens.add')} onClick={() => setAdding(true)} />
+      </PageHeader>
       <Show when={created()}>
         <div class="card mb-4 border-green-500" role="status">
           <p class="text-sm mb-2">{t('tokens.created')}</p>
@@ -46,67 +73,13 @@ export default function TokensPage() {
           </code>
         </div>
       </Show>
-      <Show when={tokens.error}>
-        <p class="field-error" role="alert">
-          {asApiError(tokens.error).details}
-        </p>
-      </Show>
-      <div class="card p-0 overflow-x-auto">
-        <table class="w-full" aria-labelledby="tokens-title">
-          <thead>
-            <tr>
-              <th class="th" scope="col">
-                {t('tokens.name')}
-              </th>
-              <th class="th" scope="col">
-                {t('tokens.owner')}
-              </th>
-              <th class="th" scope="col">
-                {t('users.role')}
-              </th>
-              <th class="th" scope="col">
-                {t('tokens.expires')}
-              </th>
-              <th class="th" scope="col">
-                {t('common.actions')}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            <Show when={!tokens.loading && (tokens() ?? []).length === 0}>
-              <tr>
-                <td class="td text-gray-500" colSpan={5}>
-                  {t('common.empty')}
-                </td>
-              </tr>
-            </Show>
-            <For each={tokens() ?? []}>
-              {(k) => (
-                <tr>
-                  <td class="td">
-                    {k.name}
-                    <Show when={k.revoked}>
-                      <span class="badge ml-2 bg-gray-200 dark:bg-gray-700">{t('tokens.revoked')}</span>
-                    </Show>
-                  </td>
-                  <td class="td">{k.username}</td>
-                  <td class="td">{k.role}</td>
-                  <td class="td text-xs">
-                    {k.expiresAt ? fmtTime(k.expiresAt, locale()) : t('tokens.never')}
-                  </td>
-                  <td class="td">
-                    <Show when={!k.revoked}>
-                      <button type="button" class="btn-ghost py-1" onClick={() => revoke(k.id, k.name)}>
-                        {t('tokens.revoke')}
-                      </button>
-                    </Show>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        labelledBy="tokens-title"
+        columns={columns}
+        rows={tokens()}
+        loading={tokens.loading}
+        error={tokens.error}
+      />
       <Show when={adding()}>
         <AddToken
           onClose={() => setAdding(false)}
@@ -163,19 +136,7 @@ function AddToken(props: { onClose: () => void; onCreated: (token: string) => vo
             onInput={(e) => setDays(e.currentTarget.value)}
           />
         </Field>
-        <Show when={rest()}>
-          <p class="field-error" role="alert">
-            {rest()}
-          </p>
-        </Show>
-        <div class="flex justify-end gap-2 mt-4">
-          <button type="button" class="btn-ghost" onClick={props.onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" class="btn-primary">
-            {t('common.save')}
-          </button>
-        </div>
+        <FormFooter error={rest()} onCancel={props.onClose} />
       </form>
     </Dialog>
   );

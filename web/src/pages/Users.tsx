@@ -2,7 +2,8 @@
 import { createResource, createSignal, For, Show } from 'solid-js';
 import { type ApiError, api, asApiError, type Role, roleAtLeast, session } from '../api/client';
 import { splitErrors } from '../components/form-errors';
-import { Dialog, Field, toast } from '../components/ui';
+import { AddButton, type Column, DataTable, PageHeader } from '../components/page';
+import { Dialog, Field, FormFooter, IconButton, toastError } from '../components/ui';
 import { fmtTime } from '../lib/format';
 import { locale, t } from '../lib/i18n';
 
@@ -20,99 +21,85 @@ export default function UsersPage() {
 
   const patch = async (id: string, body: { role?: Role; disabled?: boolean }) => {
     const { error } = await api.PATCH('/api/users/{id}', { params: { path: { id } }, body });
-    if (error) toast(`${t('common.error')}: ${(error as ApiError).details}`, 'error');
+    if (error) toastError(error);
     void refetch();
   };
   const remove = async (id: string, name: string) => {
     if (!confirm(t('common.confirmDelete', { name }))) return;
     const { error } = await api.DELETE('/api/users/{id}', { params: { path: { id } } });
-    if (error) toast(`${t('common.error')}: ${(error as ApiError).details}`, 'error');
+    if (error) toastError(error);
     void refetch();
   };
 
+  type User = NonNullable<ReturnType<typeof users>>[number];
+  const columns: Column<User>[] = [
+    {
+      header: t('auth.username'),
+      cell: (u) => (
+        <>
+          {u.username}
+          <Show when={u.disabled}>
+            <span class="badge ml-2 bg-gray-200 dark:bg-gray-700">{t('users.disabled')}</span>
+          </Show>
+        </>
+      ),
+    },
+    {
+      header: t('users.role'),
+      cell: (u) => (
+        <select
+          class="input w-auto py-1"
+          aria-label={`${t('users.role')} ${u.username}`}
+          value={u.role}
+          disabled={u.id === session()?.user.id}
+          onChange={(e) => patch(u.id, { role: e.currentTarget.value as Role })}
+        >
+          <For each={ROLES}>{(r) => <option value={r}>{r}</option>}</For>
+        </select>
+      ),
+    },
+    {
+      header: t('users.lastLogin'),
+      class: 'text-xs',
+      cell: (u) => (u.lastLoginAt ? fmtTime(u.lastLoginAt, locale()) : '—'),
+    },
+    {
+      header: t('common.actions'),
+      cell: (u) => (
+        <Show when={u.id !== session()?.user.id}>
+          <div class="flex gap-1">
+            <button
+              type="button"
+              class="btn-ghost py-1"
+              onClick={() => patch(u.id, { disabled: !u.disabled })}
+            >
+              {u.disabled ? t('users.enable') : t('users.disable')}
+            </button>
+            <IconButton
+              icon="i-carbon-trash-can"
+              label={t('common.delete')}
+              name={u.username}
+              onClick={() => remove(u.id, u.username)}
+            />
+          </div>
+        </Show>
+      ),
+    },
+  ];
+
   return (
     <section aria-labelledby="users-title">
-      <div class="flex flex-wrap items-center gap-2 mb-4">
-        <h1 id="users-title" class="text-xl font-semibold mr-auto">
-          {t('users.title')}
-        </h1>
-        <button type="button" class="btn-primary" onClick={() => setAdding(true)}>
-          <span class="i-carbon-user-follow" aria-hidden="true" />
-          {t('users.add')}
-        </button>
-      </div>
-      <Show when={users.error}>
-        <p class="field-error" role="alert">
-          {asApiError(users.error).details}
-        </p>
-      </Show>
-      <div class="card p-0 overflow-x-auto">
-        <table class="w-full" aria-labelledby="users-title">
-          <thead>
-            <tr>
-              <th class="th" scope="col">
-                {t('auth.username')}
-              </th>
-              <th class="th" scope="col">
-                {t('users.role')}
-              </th>
-              <th class="th" scope="col">
-                {t('users.lastLogin')}
-              </th>
-              <th class="th" scope="col">
-                {t('common.actions')}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            <For each={users() ?? []}>
-              {(u) => (
-                <tr data-testid="user-row">
-                  <td class="td">
-                    {u.username}
-                    <Show when={u.disabled}>
-                      <span class="badge ml-2 bg-gray-200 dark:bg-gray-700">{t('users.disabled')}</span>
-                    </Show>
-                  </td>
-                  <td class="td">
-                    <select
-                      class="input w-auto py-1"
-                      aria-label={`${t('users.role')} ${u.username}`}
-                      value={u.role}
-                      disabled={u.id === session()?.user.id}
-                      onChange={(e) => patch(u.id, { role: e.currentTarget.value as Role })}
-                    >
-                      <For each={ROLES}>{(r) => <option value={r}>{r}</option>}</For>
-                    </select>
-                  </td>
-                  <td class="td text-xs">{u.lastLoginAt ? fmtTime(u.lastLoginAt, locale()) : '—'}</td>
-                  <td class="td">
-                    <Show when={u.id !== session()?.user.id}>
-                      <div class="flex gap-1">
-                        <button
-                          type="button"
-                          class="btn-ghost py-1"
-                          onClick={() => patch(u.id, { disabled: !u.disabled })}
-                        >
-                          {u.disabled ? t('users.enable') : t('users.disable')}
-                        </button>
-                        <button
-                          type="button"
-                          class="btn-icon"
-                          aria-label={`${t('common.delete')} ${u.username}`}
-                          onClick={() => remove(u.id, u.username)}
-                        >
-                          <span class="i-carbon-trash-can" aria-hidden="true" />
-                        </button>
-                      </div>
-                    </Show>
-                  </td>
-                </tr>
-              )}
-            </For>
-          </tbody>
-        </table>
-      </div>
+      <PageHeader id="users-title" title={t('users.title')}>
+        <AddButton label={t('users.add')} icon="i-carbon-user-follow" onClick={() => setAdding(true)} />
+      </PageHeader>
+      <DataTable
+        labelledBy="users-title"
+        columns={columns}
+        rows={users()}
+        loading={users.loading}
+        error={users.error}
+        rowAttrs={() => ({ 'data-testid': 'user-row' })}
+      />
       <Show when={adding()}>
         <AddUser
           onClose={() => setAdding(false)}
@@ -186,19 +173,7 @@ function AddUser(props: { onClose: () => void; onSaved: () => void }) {
             <For each={ROLES}>{(r) => <option value={r}>{r}</option>}</For>
           </select>
         </Field>
-        <Show when={rest()}>
-          <p class="field-error" role="alert">
-            {rest()}
-          </p>
-        </Show>
-        <div class="flex justify-end gap-2 mt-4">
-          <button type="button" class="btn-ghost" onClick={props.onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" class="btn-primary">
-            {t('common.save')}
-          </button>
-        </div>
+        <FormFooter error={rest()} onCancel={props.onClose} />
       </form>
     </Dialog>
   );
