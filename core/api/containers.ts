@@ -5,7 +5,7 @@
 import type { QuotaLedger } from '../domain/ledger/ledger.ts';
 import { type Allocation, fromMilli } from '../domain/ledger/types.ts';
 import type { ResourceCatalog } from '../domain/resources/types.ts';
-import { engineCall, type RunService } from '../domain/runs.ts';
+import { engineCall, type RemoteContainer, type RunService } from '../domain/runs.ts';
 import { notFound } from '../kernel/errors.ts';
 import { requireRole } from '../kernel/guard.ts';
 import { describe } from '../kernel/openapi.ts';
@@ -20,6 +20,25 @@ export interface ContainerApiDeps {
   ledger: QuotaLedger;
   runs: RunService;
   catalog: ResourceCatalog;
+  /** Runs this node placed on peers (listed with their node; the peer's ledger books them). */
+  remote?: () => Promise<RemoteContainer[]>;
+}
+
+/** A run placed on a peer, in the list's shape: its state lives on that node. */
+export function toRemoteContainer(r: RemoteContainer) {
+  return {
+    id: r.containerId,
+    allocationId: r.allocationId,
+    name: `on ${r.nodeId}`,
+    image: r.image,
+    ...(r.command ? { command: r.command } : {}),
+    status: 'remote',
+    allocation: 'committed' as const,
+    resourceId: r.resourceId,
+    nodeId: r.nodeId,
+    createdAt: r.createdAt,
+    resources: { cpu: fromMilli(r.cpuMilli), memory: bytesToGB(r.memory), gpu: r.gpu },
+  };
 }
 
 export function toContainer(a: Allocation) {
@@ -58,15 +77,17 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
   app.get(
     '/api/containers',
     describe({
-      summary: 'List containers (running and stopped, until deleted)',
+      summary:
+        'List containers (running and stopped, until deleted), and runs this node placed on peers (status "remote", with their nodeId)',
       tags,
       responses: { 200: { description: 'Containers', schema: ContainerList } },
     }),
     requireRole('viewer'),
     async (c) => {
-      const items = (await deps.ledger.visible())
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-        .map(toContainer);
+      const remote = ((await deps.remote?.()) ?? []).map(toRemoteContainer);
+      const items = [...(await deps.ledger.visible()).map(toContainer), ...remote].sort((a, b) =>
+        b.createdAt.localeCompare(a.createdAt),
+      );
       return c.json({ items, total: items.length });
     },
   );

@@ -120,6 +120,10 @@ export const StatusContainer = v.object({
   status: v.string(),
   created_at: v.string(),
   resources: Triple,
+  node_id: v.pipe(
+    v.string(),
+    v.description('The node the container runs on: this one, or a peer it was placed on ("remote")'),
+  ),
 });
 export const NodeStatus = v.object({
   containers: v.array(StatusContainer),

@@ -9,7 +9,7 @@ import type { IdempotencyStore } from '../domain/idempotency.ts';
 import { IdempotencyStore as Idem } from '../domain/idempotency.ts';
 import type { QuotaLedger } from '../domain/ledger/ledger.ts';
 import { fromMilli, toMilli, type Usage } from '../domain/ledger/types.ts';
-import type { RunService } from '../domain/runs.ts';
+import type { RemoteContainer, RunService } from '../domain/runs.ts';
 import { requireRole } from '../kernel/guard.ts';
 import { describe } from '../kernel/openapi.ts';
 import type { App, AppEnv } from '../kernel/plugin.ts';
@@ -26,6 +26,8 @@ export interface NodeApiDeps {
   address: string;
   /** When the reconciler last brought the ledger up to date. */
   lastReconciled(): string;
+  /** Runs this node placed on peers: listed in /status with their node_id. */
+  remote?: () => Promise<RemoteContainer[]>;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -157,7 +159,19 @@ export function nodeRoutes(app: App, deps: NodeApiDeps): void {
           status: a.state === 'released' ? (a.workloadState ?? 'exited') : (a.workloadState ?? 'running'),
           created_at: a.createdAt,
           resources: triple(a),
+          node_id: deps.nodeId,
         }));
+      for (const r of (await deps.remote?.()) ?? []) {
+        containers.push({
+          id: r.containerId,
+          image: r.image,
+          status: 'remote',
+          created_at: r.createdAt,
+          resources: { cpu: fromMilli(r.cpuMilli), memory: bytesToGB(r.memory), gpu: r.gpu },
+          node_id: r.nodeId,
+        });
+      }
+      containers.sort((a, b) => a.created_at.localeCompare(b.created_at));
       return c.json({
         containers,
         total_containers: containers.length,

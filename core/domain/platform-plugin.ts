@@ -77,6 +77,8 @@ export default definePlugin({
     ctx.provide(RunServiceKey, runs);
     ctx.hooks.define('run:validate', 'serial');
     ctx.hooks.define('run:overflow', 'first');
+    ctx.hooks.define('containers:remote', 'waterfall');
+    const remote = () => ctx.hooks.call('containers:remote', []);
 
     // Deleting a resource: refuse while its containers hold quota, unless forced.
     ctx.hooks.on('resource:deleting', async (resource, { force }) => {
@@ -130,8 +132,9 @@ export default definePlugin({
         nodeId,
         address,
         lastReconciled: () => reconciler.lastPassAt,
+        remote,
       });
-      containerRoutes(app, { ledger, runs, catalog });
+      containerRoutes(app, { ledger, runs, catalog, remote });
       eventRoutes(app, events, {
         upgradeWebSocket: ctx.runtime.upgradeWebSocket,
         authenticate: (request) => ctx.hooks.call('auth:authenticate', request),

@@ -6,7 +6,7 @@
  */
 
 import { ApiError } from '../kernel/errors.ts';
-import type { FirstHook, PluginHooks, SerialHook } from '../kernel/hooks.ts';
+import type { FirstHook, PluginHooks, SerialHook, WaterfallHook } from '../kernel/hooks.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { serviceKey } from '../kernel/services.ts';
 import type { Principal } from '../slots/auth.ts';
@@ -44,6 +44,21 @@ export interface RemotePlacement {
   resourceId: string;
 }
 
+/** A run this node placed on a peer, as the origin lists it (the peer's ledger books it). */
+export interface RemoteContainer {
+  nodeId: string;
+  containerId: string;
+  allocationId: string;
+  resourceId: string;
+  image: string;
+  command?: string[];
+  cpuMilli: number;
+  memory: number;
+  gpu: number;
+  /** ISO time of the placement. */
+  createdAt: string;
+}
+
 declare module '../kernel/hooks.ts' {
   interface IarnetHooks {
     /** Admission: throw ApiError to refuse a run before anything is reserved. */
@@ -57,6 +72,8 @@ declare module '../kernel/hooks.ts' {
       [request: RunRequest, principal: Principal, refusal: ApiError],
       RemotePlacement
     >;
+    /** Runs placed on peers, for this node's container list and /status (each handler appends). */
+    'containers:remote': WaterfallHook<RemoteContainer[]>;
   }
 }
 

@@ -52,6 +52,22 @@ export const discoveryConfigSchema = v.pipe(
     max_entries_per_message: count(1, 100_000, 1024),
     /** Most members one message may introduce. */
     max_new_per_message: count(1, 10_000, 64),
+    /**
+     * Most digests sent in one message: a cluster up to this size sends all of them; a larger one
+     * sends a round-robin slice, so bytes per node stay bounded as the cluster grows.
+     */
+    digests_per_message: count(8, 100_000, 128),
+    /** Most recently changed entries pushed unasked in one message (asked-for entries are not capped by this). */
+    updates_per_message: count(1, 10_000, 16),
+    /** Messages one peer may send this node per gossip interval (on average; 4 intervals' worth may come at once). */
+    peer_messages_per_interval: count(1, 100_000, 10),
+    /** Bytes one peer may send this node per gossip interval (on average). */
+    peer_bytes_per_interval: count(1024, 2 ** 30, 2 * 2 ** 20),
+    /**
+     * TEST ONLY (partition tests; env IARNET_DISCOVERY__TEST_DROP_FILE): a file listing peer gRPC
+     * addresses, one per line, whose calls this node drops (see fault.ts). Never set in production.
+     */
+    test_drop_file: v.optional(v.pipe(v.string(), v.minLength(1))),
     /** Accept loopback addresses from peers; default: only when this node itself listens on loopback. */
     allow_loopback: v.optional(flag),
   }),

@@ -3,11 +3,12 @@
  * with `fanout` random peers), and the graceful leave. Transport-agnostic (the gRPC client and
  * server adapt it), so tests can wire nodes together in memory.
  *
- * One exchange: the caller sends digests of every member (small) plus the full entries that
- * changed recently (so news spreads without being asked for); the answer carries the full entries
- * the caller lacks or holds older, the answerer's digests, and the ids it still wants, which the
- * caller pushes in a second call. Heartbeat progress travels in digests, so a steady cluster
- * exchanges digests only.
+ * One exchange: the caller sends digests plus the full entries that changed recently (so news
+ * spreads without being asked for); the answer carries the full entries the caller lacks or holds
+ * older, the answerer's digests, and the ids it still wants, which the caller pushes in a second
+ * call that also asks for the ids the caller lacks. Heartbeat progress travels in digests, so a
+ * steady cluster exchanges digests only. Bytes stay bounded as the cluster grows: at most
+ * `maxDigestsSent` digests (all of them in a small cluster, a round-robin slice in a large one) and `maxEntriesSent` unasked entries per message.
  */
 import type { ExchangeRequest__Output } from '../../proto/generated/ExchangeRequest.ts';
 import type { ExchangeResponse, ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
@@ -15,7 +16,7 @@ import { AuthError, type MessageAuth } from './auth.ts';
 import { type Digest, isDown, type MemberState, type Membership } from './membership.ts';
 import { fromWireDigest, fromWireState, toWireDigest, toWireState, WireError } from './wire.ts';
 
-export type RefusalCode = 'unauthenticated' | 'invalid' | 'too-large';
+export type RefusalCode = 'unauthenticated' | 'invalid' | 'too-large' | 'throttled';
 
 /** An incoming message refused as a whole: nothing in it was applied. */
 export class GossipRefused extends Error {
@@ -40,7 +41,12 @@ export interface GossiperOptions {
   transport: ExchangeTransport;
   seeds: string[];
   fanout: number;
+  /** Receive cap, and the most entries sent when asked for them (a joining node's first sync). */
   maxEntriesPerMessage: number;
+  /** Most digests sent in one message (default: maxEntriesPerMessage). */
+  maxDigestsSent?: number;
+  /** Most unasked (recently changed) entries pushed in one request (default: maxEntriesPerMessage). */
+  maxEntriesSent?: number;
   /** Entries changed within this window are pushed unasked. */
   recentWindowMs: number;
   /** Validates addresses learnt from document-only clients before they are dialled. */
@@ -84,6 +90,7 @@ export class Gossiper {
     this.#verify(req, 'ExchangePeers/req', this.#o.encodeRequest(req));
     const { nodes, digests } = this.#decode(req);
     const legacy = !req.sender_id;
+    const max = this.#o.maxEntriesPerMessage;
     if (legacy) {
       // A client built from the document's proto: it only sends known_peers and wants the list back.
       for (const p of req.known_peers) if (!this.#o.checkAddress(p)) this.#addSeed(p);
@@ -95,13 +102,15 @@ export class Gossiper {
       ? { known_peers: this.knownPeers(), sender_id: this.#m.selfId }
       : { sender_id: this.#m.selfId };
     if (!legacy) {
-      // A push-only call (answering our `want`) carries no digests and needs no entries back.
-      const out = digests.length ? this.#m.newerThan(digests) : [];
+      // A push-only call (answering our `want`, or a leave) carries no digests: it gets back only
+      // the entries it asks for, and no digests of ours.
+      const pushOnly = digests.length === 0;
+      const out = pushOnly ? [] : this.#m.newerThan(digests, !req.digests_partial);
       const asked = new Set(req.want);
       for (const m of this.#m.members()) if (asked.has(m.id) && !out.includes(m)) out.push(m);
-      res.nodes = out.slice(0, this.#o.maxEntriesPerMessage).map(toWireState);
-      res.digests = this.#m.digests().slice(0, this.#o.maxEntriesPerMessage).map(toWireDigest);
-      res.want = want.slice(0, this.#o.maxEntriesPerMessage);
+      res.nodes = out.slice(0, max).map(toWireState);
+      res.digests = pushOnly ? [] : this.#digests().digests.map(toWireDigest);
+      res.want = want.slice(0, max);
     }
     if (this.#o.auth && req.auth) {
       res.auth = this.#o.auth.sign('ExchangePeers/res', this.#o.encodeResponse(res), req.auth.nonce);
@@ -122,24 +131,40 @@ export class Gossiper {
 
   /** Push-pull with one peer address. */
   async exchangeWith(addr: string, timeoutMs?: number): Promise<void> {
+    const max = this.#o.maxEntriesPerMessage;
+    const { digests: mine, partial } = this.#digests();
     const req = this.#request(
-      this.#m.recentlyChanged(this.#o.recentWindowMs).slice(0, this.#o.maxEntriesPerMessage),
-      this.#m.digests().slice(0, this.#o.maxEntriesPerMessage),
+      this.#m.recentlyChanged(this.#o.recentWindowMs, Math.min(max, this.#o.maxEntriesSent ?? max)),
+      mine,
+      { partial },
     );
     const res = await this.#o.transport.exchange(addr, req, timeoutMs);
+    this.#verifyAnswer(addr, res, req);
+    const { nodes, digests } = this.#decode(res);
+    this.#m.mergeEntries(nodes);
+    const lacking = this.#m.mergeDigests(digests).slice(0, max);
+    const wanted = new Set(res.want);
+    const entries = wanted.size ? this.#m.members().filter((m) => wanted.has(m.id)) : [];
+    if (entries.length || lacking.length) {
+      // Second call: push what the peer asked for, and ask for what its digests showed we lack.
+      const push = this.#request(entries.slice(0, max), [], { want: lacking });
+      const res2 = await this.#o.transport.exchange(addr, push, timeoutMs);
+      this.#verifyAnswer(addr, res2, push);
+      this.#m.mergeEntries(this.#decode(res2).nodes);
+    }
+  }
+
+  #digests() {
+    const max = Math.min(this.#o.maxEntriesPerMessage, this.#o.maxDigestsSent ?? Number.POSITIVE_INFINITY);
+    return this.#m.selectDigests(max);
+  }
+
+  #verifyAnswer(addr: string, res: { auth?: unknown }, req: { auth?: { nonce: Buffer } }): void {
     try {
       this.#verify(res, 'ExchangePeers/res', this.#o.encodeResponse(res), req.auth?.nonce);
     } catch (e) {
       this.#o.onRefused?.(addr, e as Error);
       throw e;
-    }
-    const { nodes, digests } = this.#decode(res);
-    this.#m.mergeEntries(nodes);
-    this.#m.mergeDigests(digests);
-    const wanted = new Set(res.want);
-    if (wanted.size) {
-      const entries = this.#m.members().filter((m) => wanted.has(m.id));
-      if (entries.length) await this.#o.transport.exchange(addr, this.#request(entries, []), timeoutMs);
     }
   }
 
@@ -152,12 +177,13 @@ export class Gossiper {
     await Promise.allSettled(peers.map((p) => this.#o.transport.exchange(p.grpcAddr, req(), timeoutMs)));
   }
 
-  #request(entries: MemberState[], digests: Digest[]) {
+  #request(entries: MemberState[], digests: Digest[], opts: { partial?: boolean; want?: string[] } = {}) {
     const req: Record<string, unknown> = {
       sender_id: this.#m.selfId,
       nodes: entries.map(toWireState),
       digests: digests.map(toWireDigest),
-      want: [],
+      want: opts.want ?? [],
+      digests_partial: opts.partial ?? false,
     };
     if (this.#o.auth) req.auth = this.#o.auth.sign('ExchangePeers/req', this.#o.encodeRequest(req));
     return req as { auth?: { nonce: Buffer } } & Record<string, unknown>;

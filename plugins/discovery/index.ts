@@ -17,14 +17,18 @@ import { RunServiceKey } from '../../core/domain/runs.ts';
 import { splitAddress } from '../../core/kernel/config.ts';
 import { definePlugin } from '../../core/kernel/plugin.ts';
 import { MetricsKey } from '../../core/slots/metrics.ts';
+import { StorageKey } from '../../core/slots/storage.ts';
 import { VERSION } from '../../core/version.ts';
 import { checkPeerAddress, isLoopbackHost, splitHostPort } from './address.ts';
 import { MessageAuth } from './auth.ts';
+import { PeerBudget } from './budget.ts';
 import { clientCredentials, PeerClients, type TlsFiles } from './client.ts';
 import { discoveryConfigSchema } from './config.ts';
+import { DropList, FaultyClients } from './fault.ts';
 import { Gossiper } from './gossiper.ts';
 import { type Member, Membership, type MembershipEvent, type ResourceSummary } from './membership.ts';
 import { Placement } from './placement.ts';
+import { RemoteRuns } from './remote-runs.ts';
 import { discoveryRoutes } from './routes.ts';
 import { PeerServer, serverCredentials } from './server.ts';
 import { loadPeerWire } from './wire.ts';
@@ -62,7 +66,7 @@ export default definePlugin({
   configKey: 'discovery',
   configSchema: discoveryConfigSchema,
   timeouts: { stop: 15_000 },
-  setup(ctx) {
+  async setup(ctx) {
     const cfg = ctx.config;
     if (!cfg.enabled) {
       ctx.logger.info('discovery is disabled');
@@ -177,6 +181,9 @@ export default definePlugin({
       timeoutMs: cfg.rpc_timeout_ms,
       checkAddress,
     });
+    // Test-only partitions (see fault.ts); unset in production.
+    const dropFile = cfg.test_drop_file;
+    const transport = dropFile ? new FaultyClients(clients, new DropList(dropFile)) : clients;
     const lastRefusalLog = new Map<string, number>();
     const noteRefusal = (where: string, peer: string, e: Error) => {
       refused?.inc({ reason: (e as { code?: string }).code ?? 'error' });
@@ -198,10 +205,12 @@ export default definePlugin({
       ...(auth ? { auth } : {}),
       encodeRequest: (m) => wire.encodeRequest('ExchangePeers', m),
       encodeResponse: (m) => wire.encodeResponse('ExchangePeers', m),
-      transport: clients,
+      transport,
       seeds,
       fanout: cfg.fanout,
       maxEntriesPerMessage: cfg.max_entries_per_message,
+      maxDigestsSent: cfg.digests_per_message,
+      maxEntriesSent: cfg.updates_per_message,
       recentWindowMs: cfg.suspect_after_ms,
       checkAddress,
       onRefused: (peer, e) => noteRefusal('answer', peer, e),
@@ -213,7 +222,7 @@ export default definePlugin({
     const runs = authenticated ? ctx.tryUse(RunServiceKey) : undefined;
     const placement = new Placement({
       membership,
-      clients,
+      clients: transport,
       wire,
       ...(auth ? { auth } : {}),
       ...(runs ? { runs } : {}),
@@ -226,10 +235,30 @@ export default definePlugin({
       gossiper,
       credentials: serverCredentials(tls),
       maxMessageBytes: cfg.max_message_bytes,
+      budget: new PeerBudget({
+        messagesPerInterval: cfg.peer_messages_per_interval,
+        bytesPerInterval: cfg.peer_bytes_per_interval,
+        intervalMs: cfg.gossip_interval_ms,
+      }),
       ...(runs ? { placeRun: (req) => placement.handlePlaceRun(req) } : {}),
       onRefused: (method, peer, e) => noteRefusal(method, peer, e),
     });
-    if (runs) ctx.hooks.on('run:overflow', (req, principal) => placement.overflow(req, principal));
+    if (runs) {
+      // Runs placed on peers are recorded here, so this node's container list and /status show them.
+      const storage = ctx.use(StorageKey);
+      await storage.migrate('discovery', new URL('./migrations/', import.meta.url));
+      const remoteRuns = new RemoteRuns(storage);
+      ctx.hooks.on('run:overflow', async (req, principal) => {
+        const placed = await placement.overflow(req, principal);
+        if (placed) {
+          await remoteRuns
+            .record(placed, req, principal.id)
+            .catch((err) => log.warn({ err, placed }, 'could not record a run placed on a peer'));
+        }
+        return placed;
+      });
+      ctx.hooks.on('containers:remote', async (list) => [...list, ...(await remoteRuns.list())]);
+    }
 
     // Resource summary from the ledger (limits from config, current from active allocations).
     const ledger = ctx.tryUse(LedgerReaderKey);
@@ -328,6 +357,12 @@ export default definePlugin({
         if (!authenticated && ctx.tryUse(RunServiceKey)) {
           log.warn(
             'runs are not placed on or taken from peers: set discovery.cluster_secret (or grpc.tls with a ca_file)',
+          );
+        }
+        if (dropFile) {
+          log.warn(
+            { file: dropFile },
+            'discovery.test_drop_file is set: peer calls to the addresses listed in it are dropped (test-only fault injection)',
           );
         }
         if (!auth) {

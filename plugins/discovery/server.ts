@@ -7,9 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExchangeRequest__Output } from '../../proto/generated/ExchangeRequest.ts';
 import type { PlaceRunRequest__Output } from '../../proto/generated/PlaceRunRequest.ts';
 import type { PlaceRunResponse } from '../../proto/generated/PlaceRunResponse.ts';
+import type { PeerBudget } from './budget.ts';
 import type { TlsFiles } from './client.ts';
 import { type Gossiper, GossipRefused } from './gossiper.ts';
-import type { PeerWire } from './wire.ts';
+import { type PeerWire, wireBytes } from './wire.ts';
 
 export function serverCredentials(tls: TlsFiles | undefined): grpc.ServerCredentials {
   if (!tls?.enabled) return grpc.ServerCredentials.createInsecure();
@@ -26,13 +27,32 @@ const CODES: Record<GossipRefused['code'], grpc.status> = {
   unauthenticated: grpc.status.UNAUTHENTICATED,
   invalid: grpc.status.INVALID_ARGUMENT,
   'too-large': grpc.status.RESOURCE_EXHAUSTED,
+  throttled: grpc.status.RESOURCE_EXHAUSTED,
 };
+
+/** The host part of grpc-js's getPeer() ("127.0.0.1:5000", "[::1]:5000", "ipv4:…"). */
+export function peerHost(peer: string): string {
+  return peer
+    .replace(/^ipv[46]:/, '')
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '');
+}
+
+/**
+ * Whom a call is charged to: the id it claims and the host it comes from. (Without a cluster
+ * secret ids are not proven, so the host is part of the key.)
+ */
+function senderKey(req: { sender_id?: string }, call: grpc.ServerUnaryCall<unknown, unknown>): string {
+  return `${String(req.sender_id ?? '').slice(0, 64)}@${peerHost(call.getPeer())}`;
+}
 
 export interface PeerServerOptions {
   wire: PeerWire;
   gossiper: Gossiper;
   credentials: grpc.ServerCredentials;
   maxMessageBytes: number;
+  /** Per-sender budgets; absent → unlimited. */
+  budget?: PeerBudget;
   /** Phase 2; absent → UNIMPLEMENTED. */
   placeRun?: (req: PlaceRunRequest__Output) => Promise<PlaceRunResponse>;
   onRefused?: (method: string, peer: string, e: Error) => void;
@@ -56,12 +76,19 @@ export class PeerServer {
       opts.onRefused?.(method, call.getPeer(), e as Error);
       return { code: grpc.status.INTERNAL, details: 'internal error' };
     };
+    /** Charge the call to its sender; throws GossipRefused('throttled') when the budget is spent. */
+    const charge = (req: { sender_id?: string }, call: grpc.ServerUnaryCall<unknown, unknown>) => {
+      if (!opts.budget) return;
+      const verdict = opts.budget.take(senderKey(req, call), wireBytes(req));
+      if (!verdict.ok) throw new GossipRefused('throttled', `sender throttled: ${verdict.reason}`);
+    };
     this.#server.addService(opts.wire.service, {
       ExchangePeers: (
         call: grpc.ServerUnaryCall<ExchangeRequest__Output, unknown>,
         cb: grpc.sendUnaryData<unknown>,
       ) => {
         try {
+          charge(call.request, call);
           cb(null, opts.gossiper.handleExchange(call.request));
         } catch (e) {
           cb(fail('ExchangePeers', call, e));
@@ -73,6 +100,12 @@ export class PeerServer {
       ) => {
         if (!opts.placeRun) {
           cb({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not take runs from peers' });
+          return;
+        }
+        try {
+          charge(call.request, call);
+        } catch (e) {
+          cb(fail('PlaceRun', call, e));
           return;
         }
         opts.placeRun(call.request).then(

@@ -30,6 +30,10 @@ export function protoPath(): string {
   return found;
 }
 
+/** Hidden property of a decoded request: the size of its encoding on the wire. */
+export const WIRE_BYTES = Symbol('wireBytes');
+export const wireBytes = (msg: object): number => (msg as { [WIRE_BYTES]?: number })[WIRE_BYTES] ?? 0;
+
 export interface PeerWire {
   service: grpc.ServiceDefinition;
   Client: grpc.ServiceClientConstructor;
@@ -58,7 +62,10 @@ export function loadPeerWire(count?: (direction: 'sent' | 'received', bytes: num
       },
       requestDeserialize: (b: Buffer) => {
         count?.('received', b.length);
-        return m.requestDeserialize(b);
+        const msg = m.requestDeserialize(b);
+        // The server charges the sender's byte budget with this (see budget.ts).
+        if (msg && typeof msg === 'object') Object.defineProperty(msg, WIRE_BYTES, { value: b.length });
+        return msg;
       },
       responseSerialize: (value: unknown) => {
         const b = m.responseSerialize(value);

@@ -13,6 +13,11 @@ export interface ExchangeRequest {
   'nodes'?: (_NodeState)[];
   'digests'?: (_NodeDigest)[];
   'want'?: (string)[];
+  /**
+   * True when `digests` is a bounded selection rather than every member the sender knows: the
+   * answerer then cannot infer from a missing digest that the sender lacks a member.
+   */
+  'digests_partial'?: (boolean);
   'auth'?: (_Auth | null);
 }
 
@@ -25,5 +30,10 @@ export interface ExchangeRequest__Output {
   'nodes': (_NodeState__Output)[];
   'digests': (_NodeDigest__Output)[];
   'want': (string)[];
+  /**
+   * True when `digests` is a bounded selection rather than every member the sender knows: the
+   * answerer then cannot infer from a missing digest that the sender lacks a member.
+   */
+  'digests_partial': (boolean);
   'auth': (_Auth__Output | null);
 }

@@ -9,18 +9,20 @@ import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as
 
 export interface PeerServiceClient extends grpc.Client {
   /**
-   * Push-pull anti-entropy: the caller sends digests of everything it knows (and entries that
-   * changed recently); the answer carries the entries the caller lacks or has older, the
-   * answerer's digests, and the ids it still wants (which the caller pushes in a second call).
+   * Push-pull anti-entropy: the caller sends digests (all members, or in large clusters a bounded
+   * selection: freshest first) and entries that changed recently; the answer carries the entries
+   * the caller lacks or has older, the answerer's digests, and the ids it still wants (which the
+   * caller pushes in a second call, asking in turn for the ids it lacks).
    */
   ExchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
   ExchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
   ExchangePeers(argument: _ExchangeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
   ExchangePeers(argument: _ExchangeRequest, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Push-pull anti-entropy: the caller sends digests of everything it knows (and entries that
-   * changed recently); the answer carries the entries the caller lacks or has older, the
-   * answerer's digests, and the ids it still wants (which the caller pushes in a second call).
+   * Push-pull anti-entropy: the caller sends digests (all members, or in large clusters a bounded
+   * selection: freshest first) and entries that changed recently; the answer carries the entries
+   * the caller lacks or has older, the answerer's digests, and the ids it still wants (which the
+   * caller pushes in a second call, asking in turn for the ids it lacks).
    */
   exchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
   exchangePeers(argument: _ExchangeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ExchangeResponse__Output>): grpc.ClientUnaryCall;
@@ -46,9 +48,10 @@ export interface PeerServiceClient extends grpc.Client {
 
 export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
-   * Push-pull anti-entropy: the caller sends digests of everything it knows (and entries that
-   * changed recently); the answer carries the entries the caller lacks or has older, the
-   * answerer's digests, and the ids it still wants (which the caller pushes in a second call).
+   * Push-pull anti-entropy: the caller sends digests (all members, or in large clusters a bounded
+   * selection: freshest first) and entries that changed recently; the answer carries the entries
+   * the caller lacks or has older, the answerer's digests, and the ids it still wants (which the
+   * caller pushes in a second call, asking in turn for the ids it lacks).
    */
   ExchangePeers: grpc.handleUnaryCall<_ExchangeRequest__Output, _ExchangeResponse>;
   

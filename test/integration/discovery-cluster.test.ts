@@ -399,6 +399,31 @@ describe.skipIf(!loopbackAliases || !dockerEnv.ok)('discovery: placing a run on 
     // Nothing is booked on the full node.
     const local = await (await small.call('/resources')).json();
     expect(local.current.cpu).toBe(0);
+    // The origin's views list the run with the node it runs on.
+    const list = (await (await small.call('/api/containers')).json()) as {
+      items: { id: string; nodeId: string; status: string; allocationId: string }[];
+    };
+    expect(list.items).toContainEqual(
+      expect.objectContaining({
+        id: body.container_id,
+        allocationId: body.allocation_id,
+        nodeId: 'place-b',
+        status: 'remote',
+      }),
+    );
+    const status = (await (await small.call('/status')).json()) as {
+      containers: { id: string; node_id: string }[];
+    };
+    expect(status.containers).toContainEqual(
+      expect.objectContaining({ id: body.container_id, node_id: 'place-b' }),
+    );
+    // The peer lists it as its own.
+    const onPeer = (await (await roomy.call('/api/containers')).json()) as {
+      items: { id: string; nodeId: string }[];
+    };
+    expect(onPeer.items).toContainEqual(
+      expect.objectContaining({ id: body.container_id, nodeId: 'place-b' }),
+    );
   });
 
   it('a run that fits nowhere keeps the local 503', async () => {
