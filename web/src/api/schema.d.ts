@@ -265,7 +265,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List containers (running and stopped, until deleted) */
+        /** List containers (running and stopped, until deleted), and runs this node placed on peers (status "remote", with their nodeId) */
         get: operations["getApiContainers"];
         put?: never;
         post?: never;
@@ -6267,6 +6267,8 @@ export interface operations {
                             created_at: string;
                             id: string;
                             image: string;
+                            /** @description The node the container runs on: this one, or a peer it was placed on ("remote") */
+                            node_id: string;
                             resources: {
                                 cpu: number;
                                 gpu: number;
