@@ -9,6 +9,7 @@ const BENCHMARKS = [
   './admission.ts',
   './gossip.ts',
   './dashboard-budget.ts',
+  './kubernetes-run.ts',
 ];
 
 const filter = process.argv[2];

@@ -10,6 +10,7 @@ import discoveryPlugin from '../plugins/discovery/index.ts';
 import gitPlugin from '../plugins/git/index.ts';
 import metricsPlugin from '../plugins/metrics/index.ts';
 import runnerDockerPlugin from '../plugins/runner-docker/index.ts';
+import runnerKubernetesPlugin from '../plugins/runner-kubernetes/index.ts';
 import storagePlugin from '../plugins/storage/index.ts';
 import applicationsPlugin from './domain/applications/plugin.ts';
 import platformPlugin from './domain/platform-plugin.ts';
@@ -28,6 +29,7 @@ export const BUILTIN_PLUGINS: AnyPlugin[] = [
   metricsPlugin,
   resourcesPlugin,
   runnerDockerPlugin,
+  runnerKubernetesPlugin,
   platformPlugin,
   gitPlugin,
   applicationsPlugin,

@@ -3,7 +3,12 @@
  * store: the reason is one of a few generic phrases, never what the endpoint answered (a resource
  * URL must not turn IARNet into a tool for reading other services on its network).
  */
-import { type Capacity, type Runner, RunnerUnreachableError } from '../../slots/runner.ts';
+import {
+  type Capacity,
+  type Runner,
+  RunnerPermissionError,
+  RunnerUnreachableError,
+} from '../../slots/runner.ts';
 
 export type ProbeOutcome =
   | { ok: true; capacity: Capacity }
@@ -11,6 +16,9 @@ export type ProbeOutcome =
 
 /** Short phrases a runner may attach (DockerUnreachableError.kind) that reveal nothing of the answer. */
 const SAFE_KIND = /^[A-Za-z][A-Za-z ]{2,40}$/;
+
+/** A permission phrase a runner reports ("create pods in namespace iarnet-test"): words, no answer text. */
+const SAFE_PERMISSION = /^[a-z]{2,16} [a-z./-]{2,64}(?: in namespace [a-z0-9-]{1,63}| \(cluster-wide\))?$/;
 
 const LIMITS = { cpu: 1_000_000, memory: 2 ** 60, gpu: 100_000, storage: 2 ** 62 };
 
@@ -25,7 +33,11 @@ export async function probeCapacity(runner: Runner, type: string, timeoutMs: num
   });
   let result: Capacity | 'timeout';
   try {
-    const call = runner.capacity();
+    // A runner that can check its rights (Kubernetes: access reviews) does so after capacity.
+    const call = runner.capacity().then(async (c) => {
+      await runner.checkAccess?.();
+      return c;
+    });
     // A late rejection after the timeout has nobody to report to.
     call.catch(() => undefined);
     result = await Promise.race([call, timeout]);
@@ -44,6 +56,16 @@ export async function probeCapacity(runner: Runner, type: string, timeoutMs: num
 
 /** A failure to build a runner or call it, as a generic outcome. */
 export function failure(err: unknown, type: string): ProbeOutcome {
+  if (err instanceof RunnerPermissionError) {
+    const missing = err.missing.filter((m) => SAFE_PERMISSION.test(m));
+    return {
+      ok: false,
+      status: 'error',
+      reason: missing.length
+        ? `the credentials are missing permissions: ${missing.join('; ')}`
+        : 'the credentials are missing permissions',
+    };
+  }
   if (err instanceof RunnerUnreachableError) {
     const kind = (err as { kind?: unknown }).kind;
     return {
