@@ -5,9 +5,9 @@
  * and the figures show whether the cost grows with them.
  *
  * Under concurrency the ledger's transactions queue in-process (Storage.transaction is
- * serialized), so a call's latency is its wait plus its own work. Both are reported: "latency"
- * (call → answer) and "service" (the reservation's own turn: from the moment its transaction
- * callback runs to its answer; BEGIN IMMEDIATE itself is outside, a few µs).
+ * serialized, and queued transactions share one COMMIT), so a call's latency is its wait, its own
+ * work and the batch's COMMIT. Reported: "latency" (call → answer), "service" (the reservation's
+ * own statements: its transaction callback, inside its savepoint) and the throughput.
  */
 import { rmSync } from 'node:fs';
 import { QuotaLedger, type ReserveRequest } from '../../core/domain/ledger/ledger.ts';
@@ -34,8 +34,8 @@ const REQUEST: ReserveRequest = {
 const LIMITS = { cpuMilli: 1e12, memory: 2 ** 60, gpu: 0 };
 
 /**
- * A Storage that times each transaction from the moment its callback runs (the end of its wait in
- * the queue) to its answer, keyed by the object the transaction returned (reserve's Allocation).
+ * A Storage that times each transaction's callback (its own statements, after its wait in the
+ * queue and before the shared COMMIT), keyed by the object it returned (reserve's Allocation).
  */
 function timedStorage(inner: Storage): Storage & { service: WeakMap<object, number> } {
   const service = new WeakMap<object, number>();
@@ -49,13 +49,12 @@ function timedStorage(inner: Storage): Storage & { service: WeakMap<object, numb
     migrate: (owner, folder) => inner.migrate(owner, folder),
     checkWritable: () => inner.checkWritable(),
     async transaction<T>(fn: (db: SqliteDb) => Promise<T>): Promise<T> {
-      let start = 0;
-      const result = await inner.transaction((db) => {
-        start = performance.now();
-        return fn(db);
+      return inner.transaction(async (db) => {
+        const start = performance.now();
+        const result = await fn(db);
+        if (typeof result === 'object' && result !== null) service.set(result, performance.now() - start);
+        return result;
       });
-      if (typeof result === 'object' && result !== null) service.set(result, performance.now() - start);
-      return result;
     },
   };
 }
@@ -165,7 +164,7 @@ export function describeLedger(f: LedgerFigures): string {
   return (
     `reserve one at a time: p50 ${fmt(s.p50, 0)} µs, p99 ${fmt(s.p99, 0)} µs over ${s.n} ` +
     `(median ${fmt(s.firstMedian, 0)} µs in the first 1000, ${fmt(s.lastMedian, 0)} µs in the last; ` +
-    `${fmt(s.perSecond, 0)} reserve+release/s); ${c.callers} concurrent callers: service p50 ${fmt(c.serviceP50, 0)} µs, ` +
+    `${fmt(s.perSecond, 0)} reserve+release/s); ${c.callers} concurrent callers: own statements p50 ${fmt(c.serviceP50, 0)} µs, ` +
     `p99 ${fmt(c.serviceP99, 0)} µs, call latency incl. queueing p99 ${fmt(c.latencyP99, 0)} µs, ${fmt(c.perSecond, 0)} reserve+release/s`
   );
 }
