@@ -11,7 +11,9 @@
  *    gives 503 with the API server's details and leaves nothing booked or running;
  *  - kill -9 of IARNet and restart reconciles (one allocation per pod, a pod deleted meanwhile released);
  *  - the API server stopped → resource `unreachable`, pods and allocations untouched; back →
- *    `connected`, no duplicates, new runs work.
+ *    `connected`, no duplicates, new runs work;
+ *  - a resource with its own `namespace` (the limited token granted only there) runs its pods
+ *    there, and a changed namespace moves the next pod.
  * Without the built binaries the file is skipped loudly; with CI=true it fails.
  */
 import { execFileSync } from 'node:child_process';
@@ -499,6 +501,65 @@ suite('kubernetes runner against a real API server', () => {
     expect(again.status, JSON.stringify({ body: again.body, logs: node.proc?.logs.slice(-15) })).toBe(202);
     expect(await ourPods()).toHaveLength(3);
     expect(await active()).toHaveLength(3);
+  });
+
+  it('a cluster resource with its own namespace runs pods there; changing it moves new pods', async () => {
+    const OTHER = 'iarnet-other';
+    await k.namespace(OTHER);
+    const body = { ...cluster(), name: 'other-namespace', namespace: OTHER };
+    // The limited token has no rights there yet: the test checks the resource's namespace, not the default.
+    const denied = await node.json('/api/resources/test', { method: 'POST', body });
+    expect(denied.body.ok).toBe(false);
+    expect(denied.body.error).toContain(`create pods in namespace ${OTHER}`);
+    expect(denied.body.error).not.toContain(`namespace ${NS}`);
+
+    await k.grantLimited(OTHER, RUNNER_RULES, { nodes: true });
+    const ok = await waitFor(
+      async () => (await node.json('/api/resources/test', { method: 'POST', body })).body,
+      (b) => b.ok === true,
+    );
+    expect(ok.ok, JSON.stringify(ok)).toBe(true);
+    const created = await node.json('/api/resources', { method: 'POST', body });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ namespace: OTHER, status: 'connected' });
+    const id = created.body.id as string;
+    const podsOf = async (ns: string) =>
+      (await k.pods(ns, `iarnet.resource=${id}`)).filter((p) => !p.metadata?.deletionTimestamp);
+
+    try {
+      const res = await node.json('/run', { method: 'POST', body: { ...RUN, resource_id: id } });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect(res.body.resource_id).toBe(id);
+      // Seen with the admin token: the pod is in the resource's namespace, not in the runner's default.
+      const pod = await k.core.readNamespacedPod({ name: res.body.container_id, namespace: OTHER });
+      expect(pod.metadata?.namespace).toBe(OTHER);
+      expect(pod.status?.phase).toBe('Running');
+      expect(pod.metadata?.labels).toMatchObject({ 'iarnet.node': node.nodeId, 'iarnet.resource': id });
+      expect(await podsOf(NS)).toEqual([]);
+
+      const stop = await node.json(`/api/containers/${res.body.allocation_id}/stop`, { method: 'POST' });
+      expect(stop.status).toBeLessThan(300);
+      await expect(
+        k.core.readNamespacedPod({ name: res.body.container_id, namespace: OTHER }),
+      ).rejects.toMatchObject({ code: 404 });
+      expect(await podsOf(OTHER)).toEqual([]);
+
+      // A new namespace is a new connection: re-tested, and the next pod goes there.
+      const moved = await node.json(`/api/resources/${id}`, { method: 'PUT', body: { namespace: NS } });
+      expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+      expect(moved.body).toMatchObject({ namespace: NS, status: 'connected' });
+      const again = await node.json('/run', { method: 'POST', body: { ...RUN, resource_id: id } });
+      expect(again.status, JSON.stringify(again.body)).toBe(202);
+      expect((await podsOf(NS)).map((p) => p.metadata!.name)).toEqual([again.body.container_id]);
+      expect(await podsOf(OTHER)).toEqual([]);
+      const stopAgain = await node.json(`/api/containers/${again.body.allocation_id}/stop`, {
+        method: 'POST',
+      });
+      expect(stopAgain.status).toBeLessThan(300);
+      expect(await podsOf(NS)).toEqual([]);
+    } finally {
+      expect((await node.call(`/api/resources/${id}?force=true`, { method: 'DELETE' })).status).toBe(204);
+    }
   });
 
   it('mode: k8s registers the cluster it runs in (ServiceAccount files) and runs pods there', async () => {

@@ -19,7 +19,7 @@ import {
 import { conflict } from '../../core/kernel/errors.ts';
 import { buildSpec } from '../../core/kernel/openapi.ts';
 import { type AnyPlugin, definePlugin } from '../../core/kernel/plugin.ts';
-import { RunnerUnreachableError } from '../../core/slots/runner.ts';
+import { type ResourceConnection, RunnerTypesKey, RunnerUnreachableError } from '../../core/slots/runner.ts';
 import { StorageKey } from '../../core/slots/storage.ts';
 import {
   DEFAULT_CAPACITY,
@@ -555,6 +555,169 @@ describe('the built-in local engine (mode standalone)', () => {
     const t = await startResourcesNode({ mode: 'k8s' });
     expect((await t.json('GET', '/api/resources')).body).toEqual([]);
     expect(t.rawLogs.join('\n')).toContain('no kubernetes runner that detects a local engine is installed');
+  });
+});
+
+describe('kubernetes namespace', () => {
+  type WithNamespace = ResourceBody & { namespace?: string };
+  const cluster = (over: Record<string, unknown> = {}) => ({
+    name: 'cluster-a',
+    type: 'kubernetes',
+    url: 'https://127.0.0.1:6443',
+    token: TOKEN,
+    ...over,
+  });
+  const connectionOf = (runner: unknown) => (runner as { connection: ResourceConnection }).connection;
+  const storedRow = async (t: ResourcesNode, id: string) => {
+    const [row] = await t.node.host.services
+      .get(StorageKey)
+      .db.select()
+      .from(resources)
+      .where(eq(resources.id, id));
+    return row!;
+  };
+
+  it('is stored, shown, and given to the runner as options.namespace; absent means the runner default', async () => {
+    const t = await startResourcesNode({ mode: 'k8s', types: ['docker', 'kubernetes'] });
+    const r = (await create(t, cluster({ namespace: 'team-a' }))) as WithNamespace;
+    expect(r).toMatchObject({ type: 'kubernetes', namespace: 'team-a', status: 'connected', hasToken: true });
+    // The connection test already worked in that namespace.
+    expect(t.engines.connections.at(-1)).toMatchObject({ id: r.id, options: { namespace: 'team-a' } });
+    expect((await storedRow(t, r.id)).namespace).toBe('team-a');
+    expect((await t.json<WithNamespace>('GET', `/api/resources/${r.id}`, { role: 'viewer' })).body).toEqual(
+      r,
+    );
+    const runner = await catalogOf(t).runner(r.id);
+    expect(connectionOf(runner).options).toEqual({ namespace: 'team-a' });
+    expect((await catalogOf(t).get(r.id))?.namespace).toBe('team-a');
+
+    const plain = (await create(t, cluster({ name: 'cluster-b' }))) as WithNamespace;
+    expect(plain).not.toHaveProperty('namespace');
+    expect((await storedRow(t, plain.id)).namespace).toBeNull();
+    expect(connectionOf(await catalogOf(t).runner(plain.id)).options).toBeUndefined();
+
+    // A test without saving takes it too.
+    const before = t.engines.connections.length;
+    const tested = await t.json('POST', '/api/resources/test', { body: cluster({ namespace: 'team-x' }) });
+    expect(tested.body).toMatchObject({ ok: true });
+    expect(t.engines.connections.length).toBe(before + 1);
+    expect(t.engines.connections.at(-1)?.options).toEqual({ namespace: 'team-x' });
+
+    // It survives a restart (read back from the database).
+    await t.node.stop();
+    const again = await startResourcesNode({
+      mode: 'k8s',
+      dataDir: t.dataDir,
+      types: ['docker', 'kubernetes'],
+    });
+    expect((await again.json<WithNamespace>('GET', `/api/resources/${r.id}`)).body.namespace).toBe('team-a');
+    expect(connectionOf(await catalogOf(again).runner(r.id)).options).toEqual({ namespace: 'team-a' });
+  });
+
+  it('changing it is a connection change: re-tested, new config version, new runner; null goes back to the default', async () => {
+    const t = await startResourcesNode({ mode: 'k8s', types: ['docker', 'kubernetes'] });
+    const r = (await create(t, cluster({ namespace: 'team-a' }))) as WithNamespace;
+    const catalog = catalogOf(t);
+    const first = await catalog.runner(r.id);
+    const version = (await storedRow(t, r.id)).configVersion;
+
+    // Metadata only: same runner, no new connection.
+    const created = t.engines.created.length;
+    await t.json('PUT', `/api/resources/${r.id}`, { body: { description: 'prod' } });
+    expect(t.engines.created.length).toBe(created);
+    expect(await catalog.runner(r.id)).toBe(first);
+
+    // Same endpoint: the stored token goes along without being sent again.
+    const moved = await t.json<WithNamespace>('PUT', `/api/resources/${r.id}`, {
+      body: { namespace: 'team-b' },
+    });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(moved.body).toMatchObject({ namespace: 'team-b', hasToken: true, status: 'connected' });
+    expect(t.engines.created.length).toBe(created + 1);
+    expect(t.engines.connections.at(-1)).toMatchObject({ token: TOKEN, options: { namespace: 'team-b' } });
+    expect((await storedRow(t, r.id)).configVersion).toBe(version + 1);
+    const second = await catalog.runner(r.id);
+    expect(second).not.toBe(first);
+    expect(t.engines.closed).toContain(first);
+    expect(connectionOf(second).options).toEqual({ namespace: 'team-b' });
+
+    // ?verify=true and a failing test: 422 and the namespace is unchanged.
+    t.engines.set('https://127.0.0.1:6443', { kind: 'unreachable' });
+    const refused = await t.json<ErrorBody>('PUT', `/api/resources/${r.id}?verify=true`, {
+      body: { namespace: 'team-c' },
+    });
+    expect(refused.status).toBe(422);
+    expect((await t.json<WithNamespace>('GET', `/api/resources/${r.id}`)).body.namespace).toBe('team-b');
+    expect(await catalog.runner(r.id)).toBe(second);
+    t.engines.behaviours.clear();
+
+    const cleared = await t.json<WithNamespace>('PUT', `/api/resources/${r.id}`, {
+      body: { namespace: null },
+    });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).not.toHaveProperty('namespace');
+    expect((await storedRow(t, r.id)).namespace).toBeNull();
+    expect((await storedRow(t, r.id)).configVersion).toBe(version + 2);
+    expect(connectionOf(await catalog.runner(r.id)).options).toBeUndefined();
+
+    // Another type must drop it explicitly, as with ssh settings.
+    const retyped = await t.json<ErrorBody>('PUT', `/api/resources/${r.id}`, {
+      body: { namespace: 'team-a', type: 'docker', url: 'tcp://127.0.0.1:2375', token: null },
+    });
+    expect(retyped.status).toBe(400);
+    expect(retyped.body.fields).toEqual([
+      { path: 'namespace', message: 'only kubernetes resources take a namespace' },
+    ]);
+  });
+
+  it('the built-in cluster (mode k8s) shows its ServiceAccount namespace and refuses another', async () => {
+    const engines = new FakeEngines();
+    const url = 'https://10.96.0.1:443';
+    engines.localEngine = { id: 'x', type: 'kubernetes', url, options: { namespace: 'iarnet-system' } };
+    const inCluster = definePlugin({
+      name: 'fake-in-cluster',
+      version: '0.0.0',
+      dependencies: ['resources'],
+      setup(ctx) {
+        ctx.use(RunnerTypesKey).register(engines.factory('kubernetes', true));
+      },
+    }) as AnyPlugin;
+    const start = (dataDir?: string) =>
+      startResourcesNode({
+        mode: 'k8s',
+        engines,
+        types: ['vm'],
+        plugins: [inCluster],
+        ...(dataDir ? { dataDir } : {}),
+      });
+    const t = await start();
+    const [local] = (await t.json<WithNamespace[]>('GET', '/api/resources')).body;
+    expect(local).toMatchObject({
+      name: 'local-kubernetes',
+      builtin: true,
+      url,
+      namespace: 'iarnet-system',
+      status: 'connected',
+    });
+    expect(connectionOf(await catalogOf(t).runner(local!.id)).options).toEqual({
+      namespace: 'iarnet-system',
+    });
+
+    for (const namespace of ['other', null]) {
+      const res = await t.json<ErrorBody>('PUT', `/api/resources/${local!.id}`, { body: { namespace } });
+      expect(res.status).toBe(400);
+      expect(res.body.fields?.map((f) => f.path)).toEqual(['namespace']);
+    }
+
+    // The pod moved to another namespace: the next start shows (and uses) the new one.
+    await t.node.stop();
+    engines.localEngine = { ...engines.localEngine, options: { namespace: 'iarnet-moved' } };
+    const again = await start(t.dataDir);
+    const [moved] = (await again.json<WithNamespace[]>('GET', '/api/resources')).body;
+    expect(moved).toMatchObject({ id: local!.id, namespace: 'iarnet-moved' });
+    expect(connectionOf(await catalogOf(again).runner(local!.id)).options).toEqual({
+      namespace: 'iarnet-moved',
+    });
   });
 });
 

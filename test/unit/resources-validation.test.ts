@@ -119,6 +119,87 @@ describe('URL rules → 400 on url', () => {
   });
 });
 
+describe('kubernetes namespace → 400 on namespace', () => {
+  const cluster = { name: 'cluster-1', type: 'kubernetes', url: 'https://127.0.0.1:6443', token: 'tok' };
+  const bad: [string, unknown][] = [
+    ['uppercase', 'Team-A'],
+    ['leading dash', '-team'],
+    ['trailing dash', 'team-'],
+    ['underscore', 'team_a'],
+    ['dot (a subdomain, not a label)', 'team.a'],
+    ['space', 'team a'],
+    ['newline', 'team\n'],
+    ['empty', ''],
+    ['64 characters', 'n'.repeat(64)],
+    ['100 kB', big],
+    ['not a string', 42],
+    ['an object', { name: 'team' }],
+  ];
+  it.each(bad)('%s', async (_what, namespace) => {
+    await expectRefused({ ...cluster, namespace }, 'namespace');
+    await expectRefused({ ...cluster, namespace }, 'namespace', undefined, '/api/resources/test');
+  });
+
+  it('names the rule in the message', async () => {
+    await expectRefused({ ...cluster, namespace: 'Team' }, 'namespace', /Kubernetes namespace name/);
+    await expectRefused({ ...cluster, namespace: 'n'.repeat(64) }, 'namespace', /at most 63/);
+  });
+
+  it('refuses a namespace on other types, also on test', async () => {
+    await expectRefused({ ...valid, namespace: 'team-a' }, 'namespace', /only kubernetes resources/);
+    await expectRefused(
+      {
+        ...valid,
+        type: 'vm',
+        url: 'ssh://root@127.0.0.1',
+        ssh: { username: 'root', password: 'x' },
+        namespace: 'a',
+      },
+      'namespace',
+      /only kubernetes resources/,
+    );
+    await expectRefused(
+      { type: 'docker', url: 'tcp://127.0.0.1:2375', namespace: 'team-a' },
+      'namespace',
+      /only kubernetes resources/,
+      '/api/resources/test',
+    );
+  });
+
+  it('accepts 63 characters and single characters (then 422: no kubernetes runner in this node)', async () => {
+    for (const namespace of ['n'.repeat(63), 'a', '0', 'team-a-1']) {
+      const res = await t.json<ErrorBody>('POST', '/api/resources', { body: { ...cluster, namespace } });
+      expect(res.status, namespace).toBe(422);
+      expect(res.body.code).toBe('NO_RUNNER');
+    }
+    expect((await t.json('GET', '/api/resources')).body).toEqual([]);
+  });
+
+  it('refuses the same on PUT, changing nothing', async () => {
+    const created = await t.json<{ id: string; updatedAt: string }>('POST', '/api/resources', {
+      body: { ...valid, name: 'ns-target' },
+    });
+    expect(created.status).toBe(201);
+    const connections = t.engines.connections.length;
+    for (const [namespace, message] of [
+      ['team-a', /only kubernetes resources/],
+      ['Team', /Kubernetes namespace name/],
+      ['', /Kubernetes namespace name/],
+    ] as const) {
+      const res = await t.json<ErrorBody>('PUT', `/api/resources/${created.body.id}`, {
+        body: { namespace },
+      });
+      expect(res.status, namespace).toBe(400);
+      expect(res.body.fields).toEqual([{ path: 'namespace', message: expect.stringMatching(message) }]);
+    }
+    expect(t.engines.connections.length).toBe(connections);
+    const after = await t.json<Record<string, unknown>>('GET', `/api/resources/${created.body.id}`);
+    expect(after.body).not.toHaveProperty('namespace');
+    expect(after.body.updatedAt).toBe(created.body.updatedAt);
+    expect((await t.request('DELETE', `/api/resources/${created.body.id}`)).status).toBe(204);
+  });
+});
+
 describe('field rules → 400 with the field named', () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ['empty name', { name: '' }, 'name'],

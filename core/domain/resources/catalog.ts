@@ -62,6 +62,8 @@ interface Settings {
   token?: Secret;
   tls: { ca?: Secret; cert?: Secret; key?: Secret; skipVerify: boolean };
   ssh?: { username?: string; port?: number; privateKey?: Secret; password?: Secret; hostKey?: string };
+  /** kubernetes: where its pods go; undefined → the runner's configured default. */
+  namespace?: string;
 }
 
 /** Settings that passed every check, with the normal URL and the SSH user/port resolved. */
@@ -251,8 +253,8 @@ export class ResourceService implements ResourceCatalog {
   }
 
   /**
-   * Partial update: omitted fields keep their value, `null` clears. A change of URL, type or
-   * credentials re-tests the connection (`verify`: 422 and nothing changed when it fails).
+   * Partial update: omitted fields keep their value, `null` clears. A change of URL, type,
+   * namespace or credentials re-tests the connection (`verify`: 422 and nothing changed when it fails).
    * Stored secrets are never sent to another endpoint: when the URL changes, each stored secret
    * must be sent again or cleared with null.
    */
@@ -261,13 +263,15 @@ export class ResourceService implements ResourceCatalog {
     if (!row) throw notFound(`Resource ${id}`);
     // A built-in resource takes its connection from the node: only metadata may change.
     if (row.builtin) refuseBuiltinChanges(row, patch);
+    // The namespace is part of the connection: pods of an older runner live in the old one.
     const connectionPatched =
       !row.builtin &&
       (patch.type !== undefined ||
         patch.url !== undefined ||
         patch.token !== undefined ||
         patch.tls !== undefined ||
-        patch.ssh !== undefined);
+        patch.ssh !== undefined ||
+        patch.namespace !== undefined);
 
     let prepared: Prepared | undefined;
     let outcome: ProbeOutcome | undefined;
@@ -381,17 +385,23 @@ export class ResourceService implements ResourceCatalog {
         log.info({ type }, `no local ${type} engine found; continuing without a built-in resource`);
       return existing ? toRecord(existing) : undefined;
     }
+    const namespace = detectedNamespace(type, detected);
     if (existing) {
-      if (existing.url !== detected.url) {
+      if (existing.url !== detected.url || existing.namespace !== namespace) {
         await this.#o.storage.transaction(async (db) => {
           await db
             .update(resources)
-            .set({ url: detected.url, configVersion: existing.configVersion + 1, updatedAt: Date.now() })
+            .set({
+              url: detected.url,
+              namespace,
+              configVersion: existing.configVersion + 1,
+              updatedAt: Date.now(),
+            })
             .where(eq(resources.id, existing.id));
         });
         await this.#dropRunner(existing.id);
         log.info(
-          { id: existing.id, url: detected.url },
+          { id: existing.id, url: detected.url, ...(namespace ? { namespace } : {}) },
           `the local ${type} engine moved; built-in resource updated`,
         );
       }
@@ -419,6 +429,7 @@ export class ResourceService implements ResourceCatalog {
         name,
         type,
         url: detected.url,
+        namespace,
         builtin: true,
         status: 'disconnected',
         tags: [],
@@ -499,6 +510,8 @@ export class ResourceService implements ResourceCatalog {
     }
     if (settings.ssh && type !== 'vm')
       fields.push({ path: 'ssh', message: 'only vm resources take ssh settings' });
+    if (settings.namespace !== undefined && type !== 'kubernetes')
+      fields.push({ path: 'namespace', message: 'only kubernetes resources take a namespace' });
 
     let url = endpoint.url;
     let sshUser: string | undefined;
@@ -660,6 +673,7 @@ export class ResourceService implements ResourceCatalog {
     // The connection goes to the checked address; TLS still verifies the name the admin gave.
     if (endpoint.scheme !== 'unix' && !endpoint.isIp) options.servername = endpoint.host;
     if (settings.ssh?.hostKey) options.ssh_host_key = settings.ssh.hostKey;
+    if (settings.type === 'kubernetes' && settings.namespace) options.namespace = settings.namespace;
     if (Object.keys(options).length) connection.options = options;
 
     const runner = createRunner(factory, connection);
@@ -781,6 +795,7 @@ export class ResourceService implements ResourceCatalog {
       sshKeySealed: seal(ssh?.privateKey, 'ssh.privateKey'),
       sshPasswordSealed: seal(ssh?.password, 'ssh.password'),
       sshHostKey: ssh?.hostKey ?? null,
+      namespace: settings.type === 'kubernetes' ? (settings.namespace ?? null) : null,
     };
   }
 }
@@ -801,6 +816,12 @@ function createRunner(
   } catch (err) {
     throw new CreateError(err instanceof Error ? err.message : String(err));
   }
+}
+
+/** The namespace a detected (built-in) cluster connection works in, kept on the row to show it. */
+function detectedNamespace(type: ResourceType, detected: ResourceConnection): string | null {
+  const ns = detected.options?.namespace;
+  return type === 'kubernetes' && typeof ns === 'string' && ns ? ns : null;
 }
 
 /** AAD for a sealed credential: the row and the field, so ciphertext moved elsewhere does not open. */
@@ -828,6 +849,7 @@ function settingsFromInput(input: CreateResourceInput | TestConnectionInput): Se
   };
   const token = plain(input.token);
   if (token) settings.token = token;
+  if (input.namespace !== undefined) settings.namespace = input.namespace;
   if (input.ssh) {
     settings.ssh = {
       username: input.ssh.username,
@@ -854,6 +876,7 @@ function settingsFromRow(row: ResourceRow): Settings {
   };
   const token = sealed(row.tokenSealed);
   if (token) settings.token = token;
+  if (row.namespace !== null) settings.namespace = row.namespace;
   if (row.type === 'vm') {
     settings.ssh = {
       ...(row.sshUser ? { username: row.sshUser } : {}),
@@ -878,6 +901,8 @@ function mergeSettings(row: ResourceRow, patch: UpdateResourceInput): Settings {
   };
   const token = pick(patch.token, stored.token);
   if (token) out.token = token;
+  const namespace = patch.namespace === undefined ? stored.namespace : (patch.namespace ?? undefined);
+  if (namespace !== undefined) out.namespace = namespace;
   if (patch.tls !== null) {
     const t = patch.tls ?? {};
     out.tls = {
@@ -938,7 +963,8 @@ function refuseBuiltinChanges(row: ResourceRow, patch: UpdateResourceInput): voi
   if (patch.type !== undefined && patch.type !== row.type) {
     fields.push({ path: 'type', message: 'the type of a built-in resource cannot be changed' });
   }
-  for (const key of ['token', 'tls', 'ssh'] as const) {
+  // Its namespace too: the ServiceAccount's.
+  for (const key of ['token', 'tls', 'ssh', 'namespace'] as const) {
     if (patch[key] !== undefined) {
       fields.push({ path: key, message: 'a built-in resource takes its connection from the node itself' });
     }
@@ -1072,5 +1098,6 @@ export function toRecord(row: ResourceRow): ResourceRecord {
   }
   if (row.description) record.description = row.description;
   if (row.location) record.location = row.location;
+  if (row.namespace) record.namespace = row.namespace;
   return record;
 }

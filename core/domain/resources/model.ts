@@ -57,6 +57,21 @@ const Token = v.pipe(
   v.check((s) => !CONTROL.test(s), 'must not contain control characters'),
   v.description('Bearer token (Kubernetes, a token-checking Docker proxy) or SSH password. Write-only.'),
 );
+/** DNS-1123 label: what Kubernetes accepts as a namespace name. */
+export const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const NAMESPACE_MAX = 63;
+const Namespace = v.pipe(
+  v.string(),
+  v.maxLength(NAMESPACE_MAX, `must be at most ${NAMESPACE_MAX} characters`),
+  // A regex (not a check) so the spec carries it as `pattern`; it refuses the empty string too.
+  v.regex(
+    NAMESPACE_RE,
+    'must be a Kubernetes namespace name: lowercase letters, digits and -, starting and ending with a letter or digit',
+  ),
+  v.description(
+    'kubernetes only: the namespace its pods go to. Absent: the runner’s default (runner_kubernetes.namespace)',
+  ),
+);
 const Pem = (what: string) =>
   v.pipe(
     v.string(),
@@ -153,6 +168,7 @@ export const CreateResourceBody = v.strictObject({
   token: v.optional(Token),
   tls: v.optional(TlsCreate),
   ssh: v.optional(v.pipe(SshCreate, v.description('vm only'))),
+  namespace: v.optional(Namespace),
   ...metadata,
 });
 export type CreateResourceInput = v.InferOutput<typeof CreateResourceBody>;
@@ -166,7 +182,7 @@ export type TestConnectionInput = v.InferOutput<typeof TestConnectionBody>;
 
 /**
  * Partial update. Omitted fields keep their value. `null` clears an optional field
- * (description, location, limits, token, tls, ssh, and each credential inside tls/ssh).
+ * (description, location, limits, token, tls, ssh, namespace, and each credential inside tls/ssh).
  * Credentials inside tls/ssh that are omitted keep the stored ones.
  */
 export const UpdateResourceBody = v.pipe(
@@ -196,6 +212,7 @@ export const UpdateResourceBody = v.pipe(
         }),
       ),
     ),
+    namespace: v.optional(v.nullable(Namespace)),
     description: v.optional(v.nullable(Description)),
     tags: v.optional(Tags),
     location: v.optional(v.nullable(Location)),
@@ -247,6 +264,14 @@ export const ResourceSchema = v.pipe(
       ),
     ),
     statusReason: v.optional(v.pipe(v.string(), v.description('Why it is unreachable or in error'))),
+    namespace: v.optional(
+      v.pipe(
+        v.string(),
+        v.description(
+          'kubernetes: the namespace its pods go to (built-in: its ServiceAccount’s). Absent: the runner’s default',
+        ),
+      ),
+    ),
     cpu: Amount('Cores'),
     memory: Amount('GB (GiB)'),
     storage: Amount('GB (GiB); used is not tracked yet (0)'),

@@ -83,6 +83,7 @@ export function toResourceOut(r: ResourceRecord, usage: Usage | undefined): Reso
     ...(r.description ? { description: r.description } : {}),
     tags: r.tags,
     ...(r.location ? { location: r.location } : {}),
+    ...(r.namespace ? { namespace: r.namespace } : {}),
     hasToken: c.token,
     credentials: {
       hasCa: c.tlsCa,
@@ -176,6 +177,7 @@ export function resourceRoutes(app: App, service: ResourceService): void {
         name: record.name,
         type: record.type,
         url: record.url,
+        ...(record.namespace ? { namespace: record.namespace } : {}),
         status: record.status,
       });
       return c.json(toResourceOut(record, undefined), 201);
@@ -231,8 +233,9 @@ export function resourceRoutes(app: App, service: ResourceService): void {
       description:
         'Credentials omitted are kept; token: null (or tls/ssh credential: null) removes one. When the URL ' +
         'changes, every stored secret must be sent again or removed: stored credentials never go to another ' +
-        'endpoint. A change of URL, type or credentials re-tests the connection (?verify=true: 422 and nothing ' +
-        'changed on failure). A built-in resource only takes name, description, tags, location and limits.',
+        'endpoint. A change of URL, type, namespace or credentials re-tests the connection (?verify=true: 422 ' +
+        'and nothing changed on failure); namespace: null goes back to the runner’s default namespace. A ' +
+        'built-in resource only takes name, description, tags, location and limits.',
       tags: TAGS,
       operationId: 'updateResource',
       body: true,

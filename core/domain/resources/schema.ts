@@ -48,8 +48,13 @@ export const resources = sqliteTable('resources', {
   sshPasswordSealed: text('ssh_password_sealed'),
   /** OpenSSH fingerprint (`SHA256:…`) the VM's host key must have. */
   sshHostKey: text('ssh_host_key'),
+  /** kubernetes: the namespace its pods go to; null → the runner's configured default. */
+  namespace: text('namespace'),
 
-  /** Bumped whenever the URL or a credential changes: cached runners and in-flight refreshes of an older version are discarded. */
+  /**
+   * Bumped whenever the URL, the namespace or a credential changes: cached runners and in-flight
+   * refreshes of an older version are discarded.
+   */
   configVersion: integer('config_version').notNull().default(1),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),

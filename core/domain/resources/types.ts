@@ -35,6 +35,11 @@ export interface ResourceRecord {
   description?: string;
   tags: string[];
   location?: string;
+  /**
+   * kubernetes: the namespace its pods go to (for the built-in cluster, its ServiceAccount's as last
+   * detected). Undefined: the runner's configured default.
+   */
+  namespace?: string;
   /** Which credentials are stored (never their values). */
   credentials: {
     token: boolean;

@@ -510,7 +510,7 @@ export interface paths {
         get: operations["getResource"];
         /**
          * Change a resource (partial: omitted fields are kept, null clears)
-         * @description Credentials omitted are kept; token: null (or tls/ssh credential: null) removes one. When the URL changes, every stored secret must be sent again or removed: stored credentials never go to another endpoint. A change of URL, type or credentials re-tests the connection (?verify=true: 422 and nothing changed on failure). A built-in resource only takes name, description, tags, location and limits.
+         * @description Credentials omitted are kept; token: null (or tls/ssh credential: null) removes one. When the URL changes, every stored secret must be sent again or removed: stored credentials never go to another endpoint. A change of URL, type, namespace or credentials re-tests the connection (?verify=true: 422 and nothing changed on failure); namespace: null goes back to the runner’s default namespace. A built-in resource only takes name, description, tags, location and limits.
          */
         put: operations["updateResource"];
         post?: never;
@@ -4133,6 +4133,8 @@ export interface operations {
                             used: number;
                         };
                         name: string;
+                        /** @description kubernetes: the namespace its pods go to (built-in: its ServiceAccount’s). Absent: the runner’s default */
+                        namespace?: string;
                         /**
                          * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
                          * @enum {string}
@@ -4210,6 +4212,8 @@ export interface operations {
                     location?: string;
                     /** @description Unique name, 1–63 characters */
                     name: string;
+                    /** @description kubernetes only: the namespace its pods go to. Absent: the runner’s default (runner_kubernetes.namespace) */
+                    namespace?: string;
                     /** @description vm only */
                     ssh?: {
                         /** @description Fingerprint the VM’s host key must have, as `ssh-keygen -lf` prints it */
@@ -4307,6 +4311,8 @@ export interface operations {
                             used: number;
                         };
                         name: string;
+                        /** @description kubernetes: the namespace its pods go to (built-in: its ServiceAccount’s). Absent: the runner’s default */
+                        namespace?: string;
                         /**
                          * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
                          * @enum {string}
@@ -4426,6 +4432,8 @@ export interface operations {
                     location?: string;
                     /** @description Unique name, 1–63 characters */
                     name?: string;
+                    /** @description kubernetes only: the namespace its pods go to. Absent: the runner’s default (runner_kubernetes.namespace) */
+                    namespace?: string;
                     /** @description vm only */
                     ssh?: {
                         /** @description Fingerprint the VM’s host key must have, as `ssh-keygen -lf` prints it */
@@ -4627,6 +4635,8 @@ export interface operations {
                             used: number;
                         };
                         name: string;
+                        /** @description kubernetes: the namespace its pods go to (built-in: its ServiceAccount’s). Absent: the runner’s default */
+                        namespace?: string;
                         /**
                          * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
                          * @enum {string}
@@ -4723,6 +4733,7 @@ export interface operations {
                     location?: string | null;
                     /** @description Unique name, 1–63 characters */
                     name?: string;
+                    namespace?: string | null;
                     ssh?: {
                         hostKey?: string | null;
                         password?: string | null;
@@ -4812,6 +4823,8 @@ export interface operations {
                             used: number;
                         };
                         name: string;
+                        /** @description kubernetes: the namespace its pods go to (built-in: its ServiceAccount’s). Absent: the runner’s default */
+                        namespace?: string;
                         /**
                          * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
                          * @enum {string}
@@ -5066,6 +5079,8 @@ export interface operations {
                             used: number;
                         };
                         name: string;
+                        /** @description kubernetes: the namespace its pods go to (built-in: its ServiceAccount’s). Absent: the runner’s default */
+                        namespace?: string;
                         /**
                          * @description connected: answering; unreachable: cannot be reached now; disconnected: not checked yet; error: unusable as configured
                          * @enum {string}
