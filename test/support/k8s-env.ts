@@ -138,6 +138,25 @@ export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): P
     }
     throw new Error('kube-apiserver did not come back');
   };
+  // Whether the limited user may create pods, per namespace it was granted in (SubjectAccessReview).
+  const authz = admin.makeApiClient(k8s.AuthorizationV1Api);
+  const grantedNamespaces = new Set<string>();
+  let grantsBefore: Record<string, boolean> | undefined;
+  const limitedGrants = async (): Promise<Record<string, boolean>> => {
+    const out: Record<string, boolean> = {};
+    for (const namespace of grantedNamespaces) {
+      const review = await authz.createSubjectAccessReview({
+        body: {
+          spec: {
+            user: env.K8S_LIMITED_USER!,
+            resourceAttributes: { namespace, verb: 'create', resource: 'pods' },
+          },
+        },
+      });
+      out[namespace] = review.status?.allowed === true;
+    }
+    return out;
+  };
   const ignore409 = (e: unknown) => {
     if ((e as { code?: number }).code !== 409) throw e;
   };
@@ -180,6 +199,7 @@ export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): P
       await core.createNamespace({ body: { metadata: { name } } }).catch(ignore409);
     },
     async grantLimited(namespace, rules, o = {}) {
+      grantedNamespaces.add(namespace);
       const subjects = [{ kind: 'User', name: self.limitedUser, apiGroup: 'rbac.authorization.k8s.io' }];
       const role = { metadata: { name: 'iarnet-runner' }, rules };
       // A second grant replaces the first (tests widen the rights step by step).
@@ -227,6 +247,7 @@ export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): P
     async stopApiServer() {
       const pid = apiserverPid();
       if (!pid || !alive(pid)) throw new Error('kube-apiserver is not running');
+      grantsBefore = await limitedGrants();
       apiserverArgs = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
       process.kill(pid, 'SIGTERM');
       const end = Date.now() + 20_000;
@@ -245,6 +266,14 @@ export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): P
         .map((l) => (l.startsWith('kube-apiserver ') ? `kube-apiserver ${child.pid}` : l));
       writeFileSync(pidsFile, lines.join('\n'));
       await ready(60_000);
+      // A restarted API server answers before its RBAC authorizer has read the Roles back: the
+      // limited token gets 403 for a moment. Wait until it may again do what it could before.
+      const end = Date.now() + 60_000;
+      while (grantsBefore && Date.now() < end) {
+        const now = await limitedGrants().catch(() => undefined);
+        if (now && Object.entries(grantsBefore).every(([ns, ok]) => now[ns] === ok)) break;
+        await sleep(200);
+      }
     },
     async stop() {
       await run(join(SCRIPTS, 'stop-testenv.sh'), [dir], { timeout: 60_000 }).catch(() => undefined);
