@@ -88,6 +88,7 @@ describe.skipIf(!env.ok)('POST /run, GET /resources, GET /status on a real Docke
       status: 'running',
       created_at: expect.any(String),
       resources: { cpu: 0.5, memory: 0.25, gpu: 0 },
+      node_id: node.nodeId,
     });
     expect(status.node_info).toMatchObject({
       id: node.nodeId,
