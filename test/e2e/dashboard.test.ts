@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestImage, isCI, requireDocker, TEST_IMAGE } from '../support/docker-env.ts';
 import { hasGit, makeRepo, startGitDaemon, tempDir } from '../support/git-repos.ts';
 import { ROOT } from '../support/runtimes.ts';
@@ -29,6 +29,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const PASSWORD = 'e2e-admin-password-1234';
+/** Page changes and lazily loaded charts on a loaded CI machine (2 cores shared with Docker). */
+const UI_TIMEOUT = 30_000;
 const SHOTS = join(ROOT, 'test-artifacts', 'screenshots');
 const WEB_DIST = join(ROOT, 'web', 'dist');
 
@@ -98,6 +100,8 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
   let gitBase = '';
   let gitDaemon: Awaited<ReturnType<typeof startGitDaemon>> | undefined;
   const metrics: Record<string, unknown> = {};
+  /** Uncaught page errors since the current test began; afterEach fails the test on any. */
+  const pageErrors: string[] = [];
   const profile = mkdtempSync(join(tmpdir(), 'iarnet-chromium-'));
 
   const api = async (path: string, init: RequestInit = {}) => {
@@ -150,11 +154,36 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('dialog', (d) => void d.accept());
+    // Where an uncaught error was thrown (file:line:column), also when its stack has no frames.
+    await context.addInitScript(() => {
+      addEventListener('error', (e) => {
+        if (e.error) console.error(`[uncaught] ${e.message} at ${e.filename}:${e.lineno}:${e.colno}`);
+      });
+    });
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      metrics.consoleErrors = [...((metrics.consoleErrors as string[]) ?? []), m.text()];
+    });
     page.on('pageerror', (err) => {
-      metrics.pageErrors = [...((metrics.pageErrors as string[]) ?? []), err.stack ?? String(err)];
-      console.error(`page error: ${err.stack ?? err}`);
+      const text = err.stack || `${err.name}: ${err.message}`;
+      pageErrors.push(text);
+      metrics.pageErrors = [...((metrics.pageErrors as string[]) ?? []), text];
+      console.error(`page error: ${text}`);
     });
   });
+
+  afterEach(() => {
+    // Any uncaught error in the page fails the test it happened in (recorded in the metrics too).
+    const errors = pageErrors.splice(0);
+    expect(errors, 'uncaught errors in the page').toEqual([]);
+  });
+
+  /** Click a side-navigation link and wait until the router has committed the page. */
+  const navigate = async (link: string, path: RegExp, heading: string) => {
+    await page.getByRole('navigation').getByRole('link', { name: link, exact: true }).click();
+    await page.waitForURL(path, { timeout: UI_TIMEOUT });
+    await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: UI_TIMEOUT });
+  };
 
   afterAll(async () => {
     if (containerId && token)
@@ -196,10 +225,12 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
   });
 
   it('lists the local Docker engine as connected on the Resources page', async () => {
-    await expect.poll(() => page.getByRole('heading', { name: '算力资源接入管理' }).count()).toBe(1);
+    await page.getByRole('heading', { name: '算力资源接入管理' }).waitFor({ timeout: UI_TIMEOUT });
     const row = page.getByTestId('resource-row').filter({ hasText: 'docker' }).first();
-    await row.waitFor();
-    await expect.poll(() => row.getByTestId('resource-status').textContent()).toContain('已连接');
+    await row.waitFor({ timeout: UI_TIMEOUT });
+    await expect
+      .poll(() => row.getByTestId('resource-status').textContent(), { timeout: UI_TIMEOUT })
+      .toContain('已连接');
     await shot('02-resources');
   });
 
@@ -220,10 +251,9 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
 
   it('shows a container started through the API live on the Status page, without reload', async () => {
     const started = Date.now();
-    await page.getByRole('link', { name: '运行状态' }).click();
-    await page.getByRole('heading', { name: '运行状态监控' }).waitFor();
+    await navigate('运行状态', /\/monitor$/, '运行状态监控');
     metrics.statusPageRenderMsAfterNav = Date.now() - started;
-    await page.locator('[data-testid="live-indicator"][data-live="on"]').waitFor();
+    await page.locator('[data-testid="live-indicator"][data-live="on"]').waitFor({ timeout: UI_TIMEOUT });
     await page.evaluate(() => {
       (window as unknown as { __noReload: boolean }).__noReload = true;
     });
@@ -262,8 +292,9 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
   });
 
   it('imports an application from a loopback Git repo, deploys it and sees it running', async () => {
-    await page.getByRole('link', { name: '应用管理' }).click();
-    await page.getByRole('heading', { name: '应用管理' }).waitFor();
+    // Right after the stop above, the Status page may still be re-reading its list (run events):
+    // the navigation must win regardless (it once left the disposed Status page on screen).
+    await navigate('应用管理', /\/applications$/, '应用管理');
     await page.getByRole('button', { name: '创建应用' }).click();
     const dialog = page.getByRole('dialog', { name: '创建应用' });
     await dialog.getByLabel('Git 仓库地址').fill(gitDaemon!.url('hello-site'));
@@ -283,7 +314,7 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
     await dialog.waitFor({ state: 'detached' });
 
     const card = page.locator('[data-testid="app-card"][data-name="e2e-hello"]');
-    await card.waitFor();
+    await card.waitFor({ timeout: UI_TIMEOUT });
     const apps = (await (await api('/api/applications')).json()) as { id: string; name: string }[];
     appId = apps.find((a) => a.name === 'e2e-hello')?.id ?? '';
     expect(appId).not.toBe('');
@@ -297,29 +328,39 @@ describe.skipIf(!runnable)('dashboard end to end', () => {
     await shot('12-applications-running');
   });
 
-  it('shows this node in the Nodes page, with the running application in the topology graph', async () => {
-    await page.getByRole('link', { name: '节点' }).click();
-    await page.getByRole('heading', { name: '节点管理' }).waitFor();
+  /** This node's row and the topology graph (node → local Docker engine → the application). */
+  const expectNodesPage = async () => {
     const self = page.locator('[data-testid="node-row"]').filter({ hasText: '本节点' });
-    await self.waitFor();
+    await self.waitFor({ timeout: UI_TIMEOUT });
     expect(await self.getAttribute('data-status')).toBe('alive');
     const topology = page.getByTestId('topology');
-    // this node → the local Docker engine → the application's instance
     await expect
-      .poll(async () => Number(await topology.getAttribute('data-nodes')))
+      .poll(async () => Number(await topology.getAttribute('data-nodes')), { timeout: UI_TIMEOUT })
       .toBeGreaterThanOrEqual(3);
-    await page.waitForTimeout(800); // let the lazily loaded graph lay out
+    // The graph is drawn once ECharts (lazy) has made its canvas.
+    await topology.locator('canvas').first().waitFor({ timeout: UI_TIMEOUT });
+  };
+
+  it('shows this node in the Nodes page, with the running application in the topology graph', async () => {
+    await navigate('节点', /\/nodes$/, '节点管理');
+    await expectNodesPage();
+    await page.waitForTimeout(800); // let the force layout settle for the screenshot
     await shot('13-nodes');
+    // Opened by URL (a client route the server answers with the dashboard), not through the menu.
+    await page.goto(`${node.url}/nodes`);
+    await page.getByRole('heading', { name: '节点管理', exact: true }).waitFor({ timeout: UI_TIMEOUT });
+    await expectNodesPage();
   });
 
   it('stops the application from its card and shows it stopped', async () => {
-    await page.getByRole('link', { name: '应用管理' }).click();
+    await page.goto(`${node.url}/applications`); // by URL too
+    await page.getByRole('heading', { name: '应用管理', exact: true }).waitFor({ timeout: UI_TIMEOUT });
     const card = page.locator('[data-testid="app-card"][data-name="e2e-hello"]');
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: UI_TIMEOUT }).toBe('running');
     await card.getByRole('button', { name: '停止 e2e-hello' }).click();
     await expect.poll(() => card.getAttribute('data-status'), { timeout: 60_000 }).toBe('stopped');
     await shot('14-applications-stopped');
-    await page.getByRole('link', { name: '运行状态' }).click(); // where the next test starts
-    await page.getByRole('heading', { name: '运行状态监控' }).waitFor();
+    await navigate('运行状态', /\/monitor$/, '运行状态监控'); // where the next test starts
   });
 
   it('switches language and theme', async () => {

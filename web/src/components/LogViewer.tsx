@@ -1,4 +1,7 @@
-/** Container logs: the last lines, optionally followed live (SSE), filtered by a search box. */
+/**
+ * Logs of a container or of an application (all its instances merged): the last lines, optionally
+ * followed live (SSE), filtered by a search box and, for an application (its lines carry one), by level.
+ */
 import { createMemo, createSignal, For, onCleanup, onMount, Show } from 'solid-js';
 import { api } from '../api/client';
 import { openSse } from '../api/sse';
@@ -6,15 +9,41 @@ import { t } from '../lib/i18n';
 import type { Container } from '../pages/Status';
 import { Dialog } from './ui';
 
+type Level = 'error' | 'warn' | 'info' | 'debug';
 interface Line {
   stream: 'stdout' | 'stderr';
   timestamp: string;
   message: string;
+  /** Application logs only: the detected level and the instance's container name. */
+  level?: Level;
+  source?: string;
 }
 const MAX_LINES = 5000;
+const LEVELS: Level[] = ['error', 'warn', 'info', 'debug'];
+const LEVEL_CLASS: Record<Level, string> = {
+  error: 'text-red-300',
+  warn: 'text-yellow-300',
+  info: '',
+  debug: 'text-gray-400',
+};
 
-export function LogViewer(props: { container: Container; onClose: () => void }) {
-  const id = () => props.container.id || props.container.allocationId;
+export type LogViewerProps = { onClose: () => void } & (
+  | { container: Container }
+  | { application: { id: string; name: string } }
+);
+
+export function LogViewer(props: LogViewerProps) {
+  // Both log routes take the same query (tail, follow, since) and answer the same shape.
+  const src = () =>
+    'application' in props
+      ? { kind: 'applications' as const, id: props.application.id, name: props.application.name }
+      : {
+          kind: 'containers' as const,
+          id: props.container.id || props.container.allocationId,
+          name: props.container.name,
+        };
+  const id = () => src().id;
+  const [level, setLevel] = createSignal<Level | ''>('');
   const [lines, setLines] = createSignal<Line[]>([]);
   const [follow, setFollow] = createSignal(false);
   const [query, setQuery] = createSignal('');
@@ -33,9 +62,11 @@ export function LogViewer(props: { container: Container; onClose: () => void }) 
   };
 
   const load = async () => {
-    const { data, error: err } = await api.GET('/api/containers/{id}/logs', {
-      params: { path: { id: id() }, query: { tail: '200' } },
-    });
+    const params = { path: { id: id() }, query: { tail: '200' } };
+    const { data, error: err } =
+      src().kind === 'applications'
+        ? await api.GET('/api/applications/{id}/logs', { params })
+        : await api.GET('/api/containers/{id}/logs', { params });
     if (err) setError((err as { details?: string }).details ?? t('common.error'));
     else {
       setLines([]);
@@ -52,7 +83,7 @@ export function LogViewer(props: { container: Container; onClose: () => void }) 
     const since = last
       ? `&since=${encodeURIComponent(String(Math.floor(Date.parse(last.timestamp) / 1000) + 1))}`
       : '&tail=0';
-    close = openSse(`/api/containers/${encodeURIComponent(id())}/logs?follow=true${since}`, {
+    close = openSse(`/api/${src().kind}/${encodeURIComponent(id())}/logs?follow=true${since}`, {
       retryMs: 0,
       onMessage: (m) => {
         if (m.event !== 'log') return;
@@ -69,11 +100,12 @@ export function LogViewer(props: { container: Container; onClose: () => void }) 
 
   const shown = createMemo(() => {
     const q = query().trim().toLowerCase();
-    return q ? lines().filter((l) => l.message.toLowerCase().includes(q)) : lines();
+    const lv = level();
+    return lines().filter((l) => (!lv || l.level === lv) && (!q || l.message.toLowerCase().includes(q)));
   });
 
   return (
-    <Dialog title={t('st.logsTitle', { name: props.container.name })} onClose={props.onClose} wide>
+    <Dialog title={t('st.logsTitle', { name: src().name })} onClose={props.onClose} wide>
       <div class="flex flex-wrap items-center gap-2 mb-2">
         <label class="sr-only" for="log-search">
           {t('st.searchLogs')}
@@ -86,6 +118,20 @@ export function LogViewer(props: { container: Container; onClose: () => void }) 
           value={query()}
           onInput={(e) => setQuery(e.currentTarget.value)}
         />
+        <Show when={src().kind === 'applications'}>
+          <label class="sr-only" for="log-level">
+            {t('log.level')}
+          </label>
+          <select
+            id="log-level"
+            class="input w-auto py-1"
+            value={level()}
+            onChange={(e) => setLevel(e.currentTarget.value as Level | '')}
+          >
+            <option value="">{t('log.allLevels')}</option>
+            <For each={LEVELS}>{(l) => <option value={l}>{t(`log.${l}`)}</option>}</For>
+          </select>
+        </Show>
         <label class="inline-flex items-center gap-2 text-sm cursor-pointer">
           <input
             type="checkbox"
@@ -119,8 +165,11 @@ export function LogViewer(props: { container: Container; onClose: () => void }) 
         <Show when={shown().length} fallback={<span class="text-gray-400">{t('st.noLogs')}</span>}>
           <For each={shown()}>
             {(l) => (
-              <div class={l.stream === 'stderr' ? 'text-red-300' : ''}>
+              <div class={l.level ? LEVEL_CLASS[l.level] : l.stream === 'stderr' ? 'text-red-300' : ''}>
                 <span class="text-gray-500">{l.timestamp.slice(11, 19)} </span>
+                <Show when={l.source}>
+                  <span class="text-blue-300">[{l.source}] </span>
+                </Show>
                 {l.message}
               </div>
             )}

@@ -55,6 +55,8 @@ export function DataTable<T>(props: {
   title?: string;
   label?: string;
   labelledBy?: string;
+  /** The empty row's text; "no data" by default. */
+  empty?: string;
   class?: string;
   rowAttrs?: (row: T) => Record<string, string | undefined>;
 }) {
@@ -84,7 +86,7 @@ export function DataTable<T>(props: {
           <Show when={!props.loading && (props.rows ?? []).length === 0}>
             <tr>
               <td class="td text-gray-500" colSpan={props.columns.length}>
-                {t('common.empty')}
+                {props.empty ?? t('common.empty')}
               </td>
             </tr>
           </Show>

@@ -144,6 +144,8 @@ const DOT: Record<string, string> = {
   warn: 'bg-yellow-500',
   error: 'bg-red-500',
   idle: 'bg-gray-400',
+  // In progress (an application deploying): neither fine nor failing yet.
+  busy: 'bg-blue-500 animate-pulse',
 };
 
 export function StatusDot(props: { tone: keyof typeof DOT; label: string }) {

@@ -14,6 +14,7 @@ import { affectsApplications, type ProgressLine, progressLinesOf } from '../lib/
 import type { Application } from '../lib/app-form';
 import { fmtNumber, fmtTime } from '../lib/format';
 import { locale, type MessageKey, t } from '../lib/i18n';
+import { latest } from '../lib/latest';
 
 const MAX_LINES = 300;
 
@@ -67,8 +68,8 @@ export default function ApplicationsPage() {
     });
   });
 
-  // `latest` keeps the cards while a live re-read runs (no Suspense flash).
-  const list = () => (apps.error ? [] : (apps.latest ?? []));
+  // The last list while a live re-read runs; never suspends on a re-read (see ../lib/latest.ts).
+  const list = () => latest(apps, [] as Application[]);
   const count = (...s: Application['status'][]) => list().filter((a) => s.includes(a.status)).length;
   const replace = (a: Application) => mutate((as) => as?.map((x) => (x.id === a.id ? a : x)));
 

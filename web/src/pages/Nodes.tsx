@@ -10,6 +10,7 @@ import { type Column, DataTable, PageHeader, RefreshButton, StatGrid } from '../
 import { StatusDot } from '../components/ui';
 import { fmtNumber, fmtTime } from '../lib/format';
 import { locale, type MessageKey, t } from '../lib/i18n';
+import { latest } from '../lib/latest';
 import type { NodeInfo } from '../lib/topology';
 
 const Topology = lazy(() => import('../components/Topology'));
@@ -47,8 +48,9 @@ export default function NodesPage() {
     onCleanup(() => clearInterval(timer));
   });
 
-  // `latest` keeps showing the last list while a periodic re-read runs (no Suspense flash).
-  const list = () => (nodes.error ? [] : (nodes.latest ?? []));
+  // The last list while a periodic re-read runs; never suspends on a re-read (see ../lib/latest.ts).
+  const list = () => latest(nodes, [] as NodeInfo[]);
+  const graphParts = () => latest(parts, undefined);
   const count = (...s: NodeInfo['status'][]) => list().filter((n) => s.includes(n.status)).length;
 
   const columns: Column<NodeInfo>[] = [
@@ -145,7 +147,7 @@ export default function NodesPage() {
         <h2 id="topo-title" class="text-sm font-semibold mb-2">
           {t('topo.title')}
         </h2>
-        <Show when={list().length > 0 && !parts.error && parts.latest}>
+        <Show when={list().length > 0 && graphParts()}>
           {(p) => (
             <Suspense fallback={<div class="h-80" />}>
               <Topology nodes={list()} {...p()} />

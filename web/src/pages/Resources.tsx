@@ -7,6 +7,7 @@ import { ResourceDialog } from '../components/ResourceDialog';
 import { IconButton, StatusDot, toast, toastError } from '../components/ui';
 import { fmtGb, fmtNumber } from '../lib/format';
 import { type MessageKey, t } from '../lib/i18n';
+import { latest } from '../lib/latest';
 
 export type Resource =
   paths['/api/resources']['get']['responses'][200]['content']['application/json'][number];
@@ -28,9 +29,11 @@ export default function ResourcesPage() {
   const [list, { refetch, mutate }] = createResource(fetchResources);
   const [dialog, setDialog] = createSignal<{ editing?: Resource } | null>(null);
   const canEdit = () => roleAtLeast(session()?.user.role, 'admin');
+  // Never the suspending accessor: re-reads run outside navigations (see ../lib/latest.ts).
+  const rows = () => latest(list, [] as Resource[]);
 
   const stats = () => {
-    const rs = list() ?? [];
+    const rs = rows();
     return {
       total: rs.length,
       online: rs.filter((r) => r.status === 'connected').length,
@@ -164,7 +167,7 @@ export default function ResourcesPage() {
         title={t('res.list')}
         labelledBy="res-title"
         columns={columns}
-        rows={list()}
+        rows={rows()}
         loading={list.loading}
         error={list.error}
         rowAttrs={(r) => ({ 'data-testid': 'resource-row', 'data-name': r.name })}

@@ -1,18 +1,21 @@
 /**
- * 运行状态: stat cards, the container table (live: /api/events pushes changes, plus an optional
- * auto refresh), the log viewer, and the quota summary (GET /resources) as lazily loaded gauges
+ * 运行状态: stat cards, the application status table (../components/AppStatusTable.tsx), the
+ * container table (live: /api/events pushes changes, plus an optional auto refresh), the log
+ * viewer, and the quota summary (GET /resources) as lazily loaded gauges
  * plus a utilization-over-time line sampled at each quota read.
  */
 import { createResource, createSignal, lazy, onCleanup, onMount, Show, Suspense } from 'solid-js';
 import { api, asApiError, roleAtLeast, session } from '../api/client';
 import type { paths } from '../api/schema';
 import { openSse } from '../api/sse';
+import { AppStatusTable } from '../components/AppStatusTable';
 import { LiveUsage } from '../components/LiveUsage';
 import { LogViewer } from '../components/LogViewer';
 import { type Column, DataTable, PageHeader, RefreshButton, StatGrid } from '../components/page';
 import { IconButton, StatusDot, toast, toastError } from '../components/ui';
 import { fmtNumber, fmtTime } from '../lib/format';
 import { locale, t } from '../lib/i18n';
+import { latest } from '../lib/latest';
 import { recordUsage, usageSamples } from '../lib/usage';
 
 export type Container =
@@ -66,7 +69,9 @@ export default function StatusPage() {
     clearInterval(timer);
     if (auto()) timer = setInterval(reload, interval() * 1000);
   };
-  // Live push: any run or resource event re-reads the list (coalesced).
+  // Live push: any run, resource or application status/health event re-reads the lists (coalesced).
+  // Build output (application:build, every 250 ms while building) changes no status: a deploy's
+  // end arrives as application:status.
   let pending: ReturnType<typeof setTimeout> | undefined;
   onMount(() => {
     schedule();
@@ -74,7 +79,9 @@ export default function StatusPage() {
       onOpen: () => setLive(true),
       onError: () => setLive(false),
       onMessage: (m) => {
-        if (!m.event.startsWith('run:') && m.event !== 'resource:changed' && m.event !== 'reset') return;
+        const app = m.event.startsWith('application:') && m.event !== 'application:build';
+        if (!app && !m.event.startsWith('run:') && m.event !== 'resource:changed' && m.event !== 'reset')
+          return;
         clearTimeout(pending);
         pending = setTimeout(reload, 150);
       },
@@ -86,8 +93,12 @@ export default function StatusPage() {
     });
   });
 
+  // Never the suspending accessors: re-reads run outside navigations (see ../lib/latest.ts).
+  const list = () => latest(containers, [] as Container[]);
+  const quotaNow = () => latest(quota, undefined);
+
   const stats = () => {
-    const cs = containers() ?? [];
+    const cs = list();
     return {
       running: cs.filter((c) => toneOf(c.status) === 'ok').length,
       warning: cs.filter((c) => toneOf(c.status) === 'warn').length,
@@ -241,19 +252,20 @@ export default function StatusPage() {
           { label: t('st.total'), value: stats().total, icon: 'i-carbon-container-software' },
         ]}
       />
+      <AppStatusTable tick={tick()} />
       <DataTable
         title={t('st.containers')}
         label={t('st.containers')}
         class="mb-4"
         columns={columns}
-        rows={containers()}
+        rows={list()}
         loading={containers.loading}
         error={containers.error}
         rowAttrs={(c) => ({ 'data-testid': 'container-row', 'data-id': c.id, 'data-status': c.status })}
       />
       <div class="card">
         <h2 class="text-sm font-semibold mb-2">{t('st.quota')}</h2>
-        <Show when={quota()}>
+        <Show when={quotaNow()}>
           {(q) => (
             <>
               <dl class="grid grid-cols-3 gap-2 text-sm mb-2" data-testid="quota-summary">

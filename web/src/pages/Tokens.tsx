@@ -6,6 +6,7 @@ import { AddButton, type Column, DataTable, PageHeader } from '../components/pag
 import { Dialog, Field, FormFooter, toastError } from '../components/ui';
 import { fmtTime } from '../lib/format';
 import { locale, t } from '../lib/i18n';
+import { latest } from '../lib/latest';
 
 async function fetchTokens() {
   const { data, error } = await api.GET('/api/auth/tokens');
@@ -76,7 +77,7 @@ export default function TokensPage() {
       <DataTable
         labelledBy="tokens-title"
         columns={columns}
-        rows={tokens()}
+        rows={latest(tokens, undefined)}
         loading={tokens.loading}
         error={tokens.error}
       />

@@ -6,6 +6,7 @@ import { AddButton, type Column, DataTable, PageHeader } from '../components/pag
 import { Dialog, Field, FormFooter, IconButton, toastError } from '../components/ui';
 import { fmtTime } from '../lib/format';
 import { locale, t } from '../lib/i18n';
+import { latest } from '../lib/latest';
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];
 
@@ -95,7 +96,7 @@ export default function UsersPage() {
       <DataTable
         labelledBy="users-title"
         columns={columns}
-        rows={users()}
+        rows={latest(users, undefined)}
         loading={users.loading}
         error={users.error}
         rowAttrs={() => ({ 'data-testid': 'user-row' })}

@@ -36,6 +36,8 @@ export const localDocker = {
 
 export const server = setupServer(
   http.get('*/api/resources', () => HttpResponse.json([localDocker])),
+  // The Status page's application table; tests about applications answer their own list.
+  http.get('*/api/status', () => HttpResponse.json([])),
   http.get('*/api/containers/:id/stats', () =>
     HttpResponse.json({
       cpuPercent: 1.5,
