@@ -175,8 +175,10 @@ export async function run(): Promise<{ name: string; figure: string; target: str
       // performance.now() counts from navigation start.
       const handle = await page.waitForFunction(
         (n) => {
+          // Both tables: every application's status row and every running container's row.
           const rows = document.querySelectorAll('[data-testid="container-row"][data-status="running"]');
-          return rows.length >= n ? Math.round(performance.now()) : false;
+          const apps = document.querySelectorAll('[data-testid="app-row"][data-status="running"]');
+          return rows.length >= n && apps.length >= n ? Math.round(performance.now()) : false;
         },
         apps,
         { polling: 'raf', timeout: 30_000 },

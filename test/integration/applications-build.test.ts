@@ -223,10 +223,16 @@ describe.skipIf(!env.ok || !gitReady)('applications from Git on a real Docker en
       .map((e) => e.data.status);
     expect(statusEvents.slice(0, 2)).toEqual(['deploying', 'running']);
 
-    // Health checks pass on both instances.
+    // Health checks pass on both instances (and the engine's first stats samples are in: a first
+    // look answers without waiting for them).
     const healthy = await until('healthy', async () => {
       const s = await status(id);
-      return s.health === 'healthy' && s.healthChecks.filter((c) => c.status === 'pass').length === 2 && s;
+      return (
+        s.health === 'healthy' &&
+        s.healthChecks.filter((c) => c.status === 'pass').length === 2 &&
+        s.memory > 0 &&
+        s
+      );
     });
     expect(healthy).toMatchObject({ status: 'running', instances: 2, runningOn: [localId] });
     expect(healthy.cpu).toBeGreaterThanOrEqual(0);
@@ -264,7 +270,11 @@ describe.skipIf(!env.ok || !gitReady)('applications from Git on a real Docker en
     expect(warns.every((l) => l.level === 'warn')).toBe(true);
     const times = logs.items.map((l) => l.timestamp);
     expect(times.every((t) => !Number.isNaN(Date.parse(t)))).toBe(true);
-    expect((await status(id)).logs.some((l) => l.level === 'warn')).toBe(true);
+    expect(
+      await until('recent logs in the status', async () =>
+        (await status(id)).logs.some((l) => l.level === 'warn'),
+      ),
+    ).toBe(true);
 
     // follow=true streams `log` events (SSE).
     const followed = await call('GET', `/api/applications/${id}/logs?tail=5&follow=true`);

@@ -106,6 +106,20 @@ export interface StatusDeps {
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
+/** How long a status read waits for an engine read it started; later reads use the cached answer. */
+const FIRST_LOOK_MS = 250;
+async function firstLook<T>(value: Promise<T>): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => {
+    timer = setTimeout(() => r(undefined), FIRST_LOOK_MS);
+  });
+  try {
+    return await Promise.race([value, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class StatusReader {
   readonly #d: StatusDeps;
   readonly #stats = new Map<string, StatsEntry>();
@@ -171,7 +185,9 @@ export class StatusReader {
         });
       });
     }
-    const stats = await entry.value;
+    // A first look waits a moment for the engine, not for it: 100 applications' first samples
+    // take seconds (two readings each), and the list must answer at once; the next read has them.
+    const stats = await firstLook(entry.value);
     if (!stats) return { netRate: 0 };
     const net = stats.networkRxBytes + stats.networkTxBytes;
     let netRate: number;
@@ -199,7 +215,7 @@ export class StatusReader {
     }
     const now = this.#now();
     const cached = this.#logs.get(appId);
-    if (cached && now - cached.at <= this.#d.cacheMs) return cached.value;
+    if (cached && now - cached.at <= this.#d.cacheMs) return (await firstLook(cached.value)) ?? [];
     const value = this.#limited(async () => {
       const sources: LogSource[] = [];
       for (const a of instances) {
@@ -216,7 +232,7 @@ export class StatusReader {
       }));
     }).catch(() => [] as ApplicationStatusOut['logs']);
     this.#logs.set(appId, { at: now, value });
-    return value;
+    return (await firstLook(value)) ?? [];
   }
 
   /** Forget cached reads of containers that are gone (bounded memory). */

@@ -252,7 +252,10 @@ export default function StatusPage() {
           { label: t('st.total'), value: stats().total, icon: 'i-carbon-container-software' },
         ]}
       />
-      <AppStatusTable tick={tick()} />
+      {/* Its own boundary: the container table does not wait for the application statuses. */}
+      <Suspense fallback={<div class="h-24" />}>
+        <AppStatusTable tick={tick()} />
+      </Suspense>
       <DataTable
         title={t('st.containers')}
         label={t('st.containers')}
