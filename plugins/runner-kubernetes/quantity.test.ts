@@ -20,7 +20,7 @@ describe('Kubernetes quantities', () => {
   });
 
   it.each(['', 'Gi', '1Gb', '1 Gi', 'abc', '1.2.3', '--1'])('refuses %j', (raw) => {
-    expect(() => parseQuantity(raw)).toThrow(/not a Kubernetes quantity/);
+    expect(() => parseQuantity(raw)).toThrow(/not a quantity/);
   });
 
   it('falls back for missing or malformed values', () => {

@@ -1,42 +1,11 @@
 /**
  * Kubernetes resource quantities (the `resource.Quantity` string form): node allocatable comes
  * as "32", "7800m", "256Gi", "1e3", "129M"; pod requests go out as millicores and bytes.
- * Only the serialised forms the API server produces and accepts are handled.
+ * Parsing is the core's (the same notation as `resource_limits`); this adds what the runner needs.
  */
+import { parseQuantity } from '../../core/kernel/quantity.ts';
 
-const BINARY: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-const DECIMAL: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-
-const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d+))?$/;
-
-/** The quantity as a plain number (cores, bytes, cards); throws on anything that is not one. */
-export function parseQuantity(raw: string): number {
-  const m = QUANTITY.exec(raw.trim());
-  if (!m) throw new Error(`not a Kubernetes quantity: ${JSON.stringify(raw.slice(0, 40))}`);
-  const n = Number(m[1]);
-  if (m[3] !== undefined) return n * 10 ** Number(m[3]);
-  const suffix = m[2] ?? '';
-  const factor = BINARY[suffix] ?? DECIMAL[suffix];
-  return n * (factor ?? 1);
-}
+export { parseQuantity };
 
 /** Like parseQuantity, but undefined (not an exception) for missing or malformed values. */
 export function quantityOr(raw: string | undefined, fallback: number): number {
