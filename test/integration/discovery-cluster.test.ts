@@ -5,139 +5,37 @@
  * cluster secret stays out; oversized and malformed messages are refused and change nothing.
  * Each step is bounded in time; every process is killed by pid at the end.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestImage, requireDocker, TEST_IMAGE } from '../support/docker-env.ts';
 import { removeNodeContainers } from '../support/platform-node.ts';
-import { ROOT } from '../support/runtimes.ts';
-import { type RunningIarnet, spawnIarnet } from '../support/spawn-iarnet.ts';
+import { DiscoveryNode, hasLoopbackAliases, sleep, within } from './discovery-node.ts';
 
-const PASSWORD = 'discovery-test-password-1';
 const SECRET = 'cluster-secret-for-the-discovery-test-0123456789';
 const INTERVAL = 200;
 const SUSPECT = 1000;
 const DEAD = 2500;
-// node --import tsx: one process per node, so SIGSTOP/SIGKILL reach IARNet itself (not a wrapper).
-const IARNET = [process.execPath, '--import', 'tsx', join(ROOT, 'core/cli.ts')];
-// Until core/main.ts lists the plugin, each node loads it as a third-party plugin.
-// (Read, not imported: importing core/main.ts would load every built-in plugin into the test runner.)
-const BUILTIN = readFileSync(join(ROOT, 'core/main.ts'), 'utf8').includes('plugins/discovery/index.ts');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // Loopback aliases beyond 127.0.0.1 exist on Linux; elsewhere skip loudly.
-const loopbackAliases = await freePort('127.0.0.11').then(
-  () => true,
-  () => false,
-);
+const loopbackAliases = await hasLoopbackAliases();
 
-interface NodeView {
-  id: string;
-  status: string;
-  incarnation: number;
-  grpc_address: string;
-  http_address: string;
-}
-
-class TestNode {
-  proc?: RunningIarnet;
-  token = '';
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'iarnet-disc-'));
-  readonly configFile = join(this.dataDir, 'config.yaml');
-  peerPort = 0;
-  readonly id: string;
-  readonly ip: string;
-  readonly seeds: string[];
-  readonly secret: string;
-
-  readonly env: Record<string, string>;
-
+/** A cluster member with this file's timings and secret, plus a signal and a log count. */
+class TestNode extends DiscoveryNode {
   constructor(id: string, ip: string, seeds: string[], secret = SECRET, env: Record<string, string> = {}) {
-    this.id = id;
-    this.ip = ip;
-    this.seeds = seeds;
-    this.secret = secret;
-    this.env = env;
-  }
-
-  get peerAddr() {
-    return `${this.ip}:${this.peerPort}`;
-  }
-
-  async start(): Promise<void> {
-    if (!this.peerPort) this.peerPort = await freePort(this.ip);
-    writeFileSync(
-      this.configFile,
-      [
-        BUILTIN ? '' : `plugins: [${JSON.stringify(join(ROOT, 'plugins/discovery/index.ts'))}]`,
-        `node_id: ${this.id}`,
-        'discovery:',
-        `  gossip_interval_ms: ${INTERVAL}`,
-        `  suspect_after_ms: ${SUSPECT}`,
-        `  dead_after_ms: ${DEAD}`,
-        '  rpc_timeout_ms: 500',
-        `  cluster_secret: ${JSON.stringify(this.secret)}`,
-        '  max_message_bytes: 65536',
-        '',
-      ].join('\n'),
-    );
-    this.proc = await spawnIarnet(IARNET, {
-      dataDir: this.dataDir,
-      args: [
-        '--config',
-        this.configFile,
-        '--listen',
-        `${this.ip}:0`,
-        '--peer-listen',
-        this.peerAddr,
-        ...(this.seeds.length ? ['--initial-peers', this.seeds.join(',')] : []),
-      ],
-      env: { IARNET_ADMIN_PASSWORD: PASSWORD, IARNET_AUTH__SCRYPT_LOG_N: '12', ...this.env },
-      timeoutMs: 60_000,
-    });
-    const login = await fetch(`${this.proc.url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-    });
-    expect(login.status).toBe(200);
-    this.token = (await login.json()).token;
-  }
-
-  call(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
-    return fetch(`${this.proc!.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+    super({
+      id,
+      ip,
+      seeds,
+      env,
+      discovery: {
+        gossip_interval_ms: INTERVAL,
+        suspect_after_ms: SUSPECT,
+        dead_after_ms: DEAD,
+        rpc_timeout_ms: 500,
+        cluster_secret: secret,
+        max_message_bytes: 65536,
       },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-      signal: AbortSignal.timeout(60_000),
     });
-  }
-
-  async nodes(): Promise<Record<string, NodeView>> {
-    const res = await fetch(`${this.proc!.url}/api/nodes`, {
-      headers: { authorization: `Bearer ${this.token}` },
-      signal: AbortSignal.timeout(2000),
-    });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { items: NodeView[] };
-    return Object.fromEntries(body.items.map((n) => [n.id, n]));
   }
 
   /** Logged 'node failed' events naming `id`. */
@@ -146,24 +44,9 @@ class TestNode {
       .length;
   }
 
-  kill(signal: NodeJS.Signals) {
+  signal(signal: NodeJS.Signals) {
     this.proc!.process.kill(signal);
   }
-}
-
-/** Poll until `check` passes; returns the elapsed milliseconds. */
-async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < ms) {
-    try {
-      if (await check()) return Date.now() - start;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(50);
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last ? `: ${last}` : ''}`);
 }
 
 const statusOn = async (observer: TestNode, id: string) => (await observer.nodes())[id]?.status;
@@ -212,7 +95,7 @@ describe.skipIf(!loopbackAliases)('discovery: a cluster of real IARNet processes
   });
 
   it('SIGKILL: the others mark the node dead within the configured bound', async () => {
-    d.kill('SIGKILL');
+    d.signal('SIGKILL');
     timings.killedToDead = await within(DEAD + 3000, 'node-d dead on a, b, c', async () => {
       for (const n of [a, b, c]) if ((await statusOn(n, 'node-d')) !== 'dead') return false;
       return true;
@@ -232,11 +115,11 @@ describe.skipIf(!loopbackAliases)('discovery: a cluster of real IARNet processes
     };
     const before = (await a.nodes())['node-c']!.incarnation;
     const stoppedAt = Date.now();
-    c.kill('SIGSTOP');
+    c.signal('SIGSTOP');
     try {
       await stoppedPhase();
     } finally {
-      c.kill('SIGCONT');
+      c.signal('SIGCONT');
     }
     // Exact times from a's own log lines.
     const loggedAt = (msg: string) =>
