@@ -3,6 +3,7 @@
  * RunnerUnreachableError with a generic message (no addresses, paths or engine text, so a
  * resource URL cannot be used to probe the network); the raw error stays in `cause` for logs.
  */
+import { networkFailureKind } from '../../core/slots/connection-failure.ts';
 import { RunnerUnreachableError } from '../../core/slots/runner.ts';
 
 /** An HTTP error answered by the engine (dockerode sets `statusCode` and `json`). */
@@ -42,39 +43,14 @@ export class DockerEngineError extends Error {
   }
 }
 
-const CONNECTION_CODES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
+/** The Docker-specific codes; the network ones are shared (core/slots/connection-failure.ts). */
+const ENGINE_CODES: Record<string, string> = {
   ENOENT: 'no such socket',
   ENOTDIR: 'no such socket',
   EACCES: 'permission denied',
   EPERM: 'permission denied',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection reset',
-  ECONNABORTED: 'connection reset',
-  ERR_STREAM_PREMATURE_CLOSE: 'connection reset',
-  ETIMEDOUT: 'timed out',
-  ESOCKETTIMEDOUT: 'timed out',
-  EHOSTUNREACH: 'host unreachable',
-  EHOSTDOWN: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENETDOWN: 'network unreachable',
-  ENOTFOUND: 'name not resolved',
-  EAI_AGAIN: 'name not resolved',
-  EAI_NONAME: 'name not resolved',
-  EPROTO: 'TLS handshake failed',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'TLS handshake failed',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate rejected',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate rejected',
-  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate rejected',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate rejected',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate rejected',
-  CERT_HAS_EXPIRED: 'TLS certificate rejected',
-  CERT_NOT_YET_VALID: 'TLS certificate rejected',
-  CERT_SIGNATURE_FAILURE: 'TLS certificate rejected',
   HPE_INVALID_CONSTANT: 'not a Docker engine',
   HPE_INVALID_HEADER_TOKEN: 'not a Docker engine',
-  ConnectionRefused: 'connection refused', // Bun's spelling
-  FailedToOpenSocket: 'connection refused', // Bun's spelling
 };
 
 /** Why a connection failed, in a few generic words; undefined when `err` is not a connection failure. */
@@ -89,9 +65,8 @@ export function connectionFailureKind(err: unknown): string | undefined {
   }
   const e = err as Error & { code?: unknown; level?: unknown; cause?: unknown };
   if (typeof e.code === 'string') {
-    const kind = CONNECTION_CODES[e.code];
+    const kind = ENGINE_CODES[e.code] ?? networkFailureKind(e.code);
     if (kind) return kind;
-    if (e.code.startsWith('ERR_SSL_') || e.code.startsWith('ERR_TLS_')) return 'TLS handshake failed';
   }
   // ssh2 tags its errors with a level.
   if (e.level === 'client-authentication') return 'SSH authentication failed';

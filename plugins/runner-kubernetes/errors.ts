@@ -8,6 +8,7 @@
  *  - Anything else the API server answers becomes KubernetesApiError (status + its message).
  */
 import { ApiError } from '../../core/kernel/errors.ts';
+import { networkFailureKind } from '../../core/slots/connection-failure.ts';
 import { RunnerUnreachableError } from '../../core/slots/runner.ts';
 
 /** An HTTP answer from the API server (client-node's ApiException, or Watch's statusCode error). */
@@ -49,30 +50,8 @@ export function apiReason(err: unknown): string | undefined {
   }
 }
 
-const CONNECTION_CODES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection reset',
-  ECONNABORTED: 'connection reset',
-  ERR_STREAM_PREMATURE_CLOSE: 'connection reset',
-  ETIMEDOUT: 'timed out',
-  ESOCKETTIMEDOUT: 'timed out',
-  EHOSTUNREACH: 'host unreachable',
-  EHOSTDOWN: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENETDOWN: 'network unreachable',
-  ENOTFOUND: 'name not resolved',
-  EAI_AGAIN: 'name not resolved',
-  EPROTO: 'TLS handshake failed',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'TLS handshake failed',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate rejected',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate rejected',
-  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate rejected',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate rejected',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate rejected',
-  CERT_HAS_EXPIRED: 'TLS certificate rejected',
-  CERT_NOT_YET_VALID: 'TLS certificate rejected',
-  CERT_SIGNATURE_FAILURE: 'TLS certificate rejected',
+/** The codes particular to talking HTTP to an API server; the network ones are shared (core/slots/connection-failure.ts). */
+const API_CODES: Record<string, string> = {
   HPE_INVALID_CONSTANT: 'not a Kubernetes API server',
   HPE_INVALID_HEADER_TOKEN: 'not a Kubernetes API server',
 };
@@ -90,9 +69,8 @@ export function connectionFailureKind(err: unknown, depth = 0): string | undefin
   const e = err as Error & { code?: unknown; errno?: unknown; cause?: unknown; type?: unknown };
   for (const code of [e.code, e.errno]) {
     if (typeof code !== 'string') continue;
-    const kind = CONNECTION_CODES[code];
+    const kind = API_CODES[code] ?? networkFailureKind(code);
     if (kind) return kind;
-    if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'TLS handshake failed';
   }
   if (e instanceof KubernetesTimeoutError) return 'timed out';
   if (/socket hang up/i.test(e.message)) return 'connection reset';
