@@ -4,6 +4,7 @@
  * sorted by time (nanosecond timestamps compared exactly) and the last `tail` kept; with
  * `follow` the instances' streams are interleaved as lines arrive.
  */
+import { interleave, newestLast, timeKey } from '../../slots/log-merge.ts';
 import type { LogLine, Runner } from '../../slots/runner.ts';
 import { detectLevel, type LogLevel } from './log-level.ts';
 
@@ -24,13 +25,7 @@ export interface LogSource {
   runner: Runner;
 }
 
-/** Sortable key of an RFC 3339 timestamp: seconds to ms, then the fraction as 9 digits. */
-export function timeKey(ts: string): string {
-  const m = /^(.*?T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(ts);
-  if (!m) return `${String(Date.parse(ts) || 0).padStart(15, '0')}000000000`;
-  const secs = Date.parse(`${m[1]}${m[3]}`);
-  return `${String(Number.isNaN(secs) ? 0 : secs).padStart(15, '0')}${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}`;
-}
+export { timeKey };
 
 const toAppLine = (s: LogSource, l: LogLine): AppLogLine => ({
   timestamp: l.timestamp,
@@ -59,9 +54,7 @@ export async function mergedLogs(
       return out;
     }),
   );
-  const all = per.flat().map((l, i) => ({ l, k: timeKey(l.timestamp), i }));
-  all.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i));
-  return all.slice(Math.max(0, all.length - opts.tail)).map((x) => x.l);
+  return newestLast(per, opts.tail);
 }
 
 /** Lines of every instance as they arrive, until the signal aborts or every stream ends. */
@@ -69,44 +62,15 @@ export async function* followLogs(
   sources: LogSource[],
   opts: { tail: number; since?: string; signal: AbortSignal },
 ): AsyncGenerator<AppLogLine> {
-  const queue: AppLogLine[] = [];
-  let wake: (() => void) | undefined;
-  let open = sources.length;
-  let failure: unknown;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  for (const s of sources) {
-    void (async () => {
-      try {
-        for await (const l of s.runner.logs(s.containerId, {
-          follow: true,
-          tail: opts.tail,
-          ...(opts.since ? { since: opts.since } : {}),
-          signal: opts.signal,
-        })) {
-          queue.push(toAppLine(s, l));
-          notify();
-        }
-      } catch (err) {
-        if (!opts.signal.aborted) failure ??= err;
-      } finally {
-        open--;
-        notify();
-      }
-    })();
-  }
-  const aborted = new Promise<void>((r) => opts.signal.addEventListener('abort', () => r(), { once: true }));
-  while (!opts.signal.aborted) {
-    const next = queue.shift();
-    if (next) {
-      yield next;
-      continue;
+  const streams = sources.map(async function* (s) {
+    for await (const l of s.runner.logs(s.containerId, {
+      follow: true,
+      tail: opts.tail,
+      ...(opts.since ? { since: opts.since } : {}),
+      signal: opts.signal,
+    })) {
+      yield toAppLine(s, l);
     }
-    if (failure) throw failure;
-    if (open === 0) return;
-    await Promise.race([new Promise<void>((r) => (wake = r)), aborted]);
-  }
+  });
+  yield* interleave(streams, opts.signal);
 }
