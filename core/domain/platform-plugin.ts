@@ -11,6 +11,7 @@ import { nodeRoutes } from '../api/runs.ts';
 import { splitAddress } from '../kernel/config.ts';
 import { conflict } from '../kernel/errors.ts';
 import { definePlugin } from '../kernel/plugin.ts';
+import { RunnerTypesKey } from '../slots/runner.ts';
 import { StorageKey } from '../slots/storage.ts';
 import { VERSION } from '../version.ts';
 import { EventBus, EventBusKey } from './events.ts';
@@ -62,7 +63,16 @@ export default definePlugin({
       gpu: limits.gpu,
     });
     const events = new EventBus();
-    const runs = new RunService({ ledger, catalog, events, hooks: ctx.hooks, nodeId, logger: ctx.logger });
+    const runnerTypes = ctx.use(RunnerTypesKey);
+    const runs = new RunService({
+      ledger,
+      catalog,
+      events,
+      hooks: ctx.hooks,
+      nodeId,
+      logger: ctx.logger,
+      runnerType: (type) => runnerTypes.get(type),
+    });
     const reconciler = new Reconciler({
       ledger,
       catalog,

@@ -15,7 +15,13 @@ import type { QuotaLedger } from './ledger/ledger.ts';
 import { toMilli } from './ledger/types.ts';
 import type { ResourceCatalog } from './resources/types.ts';
 
-const ALIVE = new Set(['running', 'created', 'restarting', 'paused']);
+/**
+ * States whose workload still holds the engine's resources. `unknown` counts: the engine cannot
+ * say (a Kubernetes pod whose node stopped reporting, phase Unknown), the workload may well still
+ * run, and the cluster's scheduler and ResourceQuota keep counting the pod until it is deleted;
+ * releasing its quota would let the ledger book what the cluster does not have.
+ */
+const ALIVE = new Set(['running', 'created', 'restarting', 'paused', 'unknown']);
 
 export interface ReconcileSummary {
   resourceId: string;
@@ -215,6 +221,7 @@ export class Reconciler {
           workloadId: w.id,
           workloadState: w.state,
           owner: known?.owner ?? 'adopted',
+          ...(w.replicas && w.replicas.desired > 1 ? { replicas: w.replicas.desired } : {}),
           ...(w.labels[LABELS.app] ? { appId: w.labels[LABELS.app] } : {}),
         });
         summary.adopted++;

@@ -5,7 +5,7 @@
  * half-allocated; the workload's deterministic name makes a retried start find, not duplicate, it.
  */
 
-import { ApiError } from '../kernel/errors.ts';
+import { ApiError, type FieldError } from '../kernel/errors.ts';
 import type { FirstHook, PluginHooks, SerialHook, WaterfallHook } from '../kernel/hooks.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { serviceKey } from '../kernel/services.ts';
@@ -14,6 +14,7 @@ import {
   ImagePullError,
   LABELS,
   type PortMapping,
+  type RunnerFactory,
   RunnerUnreachableError,
   type WorkloadInfo,
 } from '../slots/runner.ts';
@@ -34,6 +35,12 @@ export interface RunRequest {
   ports?: PortMapping[];
   resourceId?: string;
   appId?: string;
+  /**
+   * Identical copies kept running as one workload (default 1); cpu/memory/gpu are per copy. Placed
+   * only on resources whose runner is replicated (Kubernetes: a Deployment), booked as one
+   * allocation of the total, and never forwarded to a peer.
+   */
+  replicas?: number;
 }
 
 /** Where a run that did not fit locally was placed instead (by a peer node). */
@@ -98,6 +105,7 @@ export class RunService {
   readonly #hooks: PluginHooks;
   readonly #nodeId: string;
   readonly #log: Logger;
+  readonly #runnerType: (type: string) => RunnerFactory | undefined;
 
   constructor(deps: {
     ledger: QuotaLedger;
@@ -106,6 +114,8 @@ export class RunService {
     hooks: PluginHooks;
     nodeId: string;
     logger: Logger;
+    /** The runner factory of a resource type: what its runners can and cannot run. */
+    runnerType?: (type: string) => RunnerFactory | undefined;
   }) {
     this.#ledger = deps.ledger;
     this.#catalog = deps.catalog;
@@ -113,6 +123,7 @@ export class RunService {
     this.#hooks = deps.hooks;
     this.#nodeId = deps.nodeId;
     this.#log = deps.logger;
+    this.#runnerType = deps.runnerType ?? (() => undefined);
   }
 
   async run(req: RunRequest, principal: Principal): Promise<RunResult> {
@@ -140,7 +151,9 @@ export class RunService {
         );
       }
     }
-    const candidates = resources.flatMap((r) => {
+    const replicas = req.replicas ?? 1;
+    const able = this.#able(req, resources);
+    const candidates = able.flatMap((r) => {
       const cap = r.status === 'connected' ? effectiveCapacity(r) : undefined;
       return cap
         ? [
@@ -156,9 +169,10 @@ export class RunService {
     let allocation: Allocation;
     try {
       allocation = await this.#ledger.reserve({
-        cpuMilli: req.cpuMilli,
-        memory: req.memory,
-        gpu: req.gpu,
+        cpuMilli: req.cpuMilli * replicas,
+        memory: req.memory * replicas,
+        gpu: req.gpu * replicas,
+        ...(replicas > 1 ? { replicas } : {}),
         image: req.image,
         ...(req.command ? { command: req.command } : {}),
         owner: principal.id,
@@ -169,8 +183,9 @@ export class RunService {
     } catch (e) {
       if (!(e instanceof QuotaExceededError)) throw e;
       const refusal = quotaError(e);
-      // Requests pinned to a local resource, and runs forwarded by a peer (one hop only), stay here.
-      if (!req.resourceId && principal.kind !== 'node') {
+      // Requests pinned to a local resource, runs forwarded by a peer (one hop only), and
+      // replicated runs (peers take single containers) stay here.
+      if (!req.resourceId && principal.kind !== 'node' && replicas === 1) {
         const placement = await this.#hooks.call('run:overflow', req, principal, refusal);
         if (placement) return { where: 'remote', placement };
       }
@@ -193,6 +208,7 @@ export class RunService {
           ...(req.appId ? { [LABELS.app]: req.appId } : {}),
         },
         restartPolicy: 'no',
+        ...(replicas > 1 ? { replicas } : {}),
       });
       // The committed row is known without reading it back, unless a stop raced the start.
       const committedAt = new Date().toISOString();
@@ -217,6 +233,54 @@ export class RunService {
       await this.#abandon(allocation, e);
       throw this.#startError(e, allocation);
     }
+  }
+
+  /** Why resources of this type can never run the request (field errors; empty: they can). */
+  #refusals(type: string, req: RunRequest): FieldError[] {
+    const factory = this.#runnerType(type);
+    return [
+      ...((req.replicas ?? 1) > 1 && !factory?.replicated
+        ? [{ path: 'replicas', message: `${type} resources run one container per run` }]
+        : []),
+      ...(factory?.unsupported?.(req) ?? []),
+    ];
+  }
+
+  /**
+   * The resources that could run the request at all, before any room is looked at. A run pinned
+   * to a resource that cannot is a 400 with the reasons; so is a run no resource could ever take.
+   * A replicated run without a resource type that replicates is a 503 NO_REPLICATED_RESOURCE: the
+   * caller may start the copies one by one instead (the application deployer does).
+   */
+  #able<R extends { id: string; name: string; type: string }>(req: RunRequest, resources: R[]): R[] {
+    const refuse = (r: R, fields: FieldError[]) =>
+      new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        'Invalid request',
+        `Resource ${r.name} (${r.type}) cannot run this: ${fields[0]!.path}: ${fields[0]!.message}`,
+        { fields },
+      );
+    if (req.resourceId) {
+      const target = resources.find((r) => r.id === req.resourceId)!;
+      const fields = this.#refusals(target.type, req);
+      if (fields.length) throw refuse(target, fields);
+      return [target];
+    }
+    const able = resources.filter((r) => !this.#refusals(r.type, req).length);
+    if (able.length || !resources.length) return able;
+    if (
+      (req.replicas ?? 1) > 1 &&
+      resources.some((r) => !this.#refusals(r.type, { ...req, replicas: 1 }).length)
+    ) {
+      throw new ApiError(
+        503,
+        'NO_REPLICATED_RESOURCE',
+        'Resource limit exceeded',
+        'No connected resource runs replicated workloads (a Kubernetes cluster does)',
+      );
+    }
+    throw refuse(resources[0]!, this.#refusals(resources[0]!.type, req));
   }
 
   /** Undo a start that failed after the reservation: remove any half-created workload, release. */

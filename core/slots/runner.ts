@@ -4,6 +4,7 @@
  * turns a stored resource (URL + decrypted credentials) into a Runner. The domain (ledger,
  * scheduler, reconciler) talks only to this interface.
  */
+import type { FieldError } from '../kernel/errors.ts';
 import { serviceKey } from '../kernel/services.ts';
 
 /** Labels IARNet puts on every workload it creates; the reconciler finds workloads by them. */
@@ -40,6 +41,12 @@ export interface WorkloadSpec {
   ports?: PortMapping[];
   labels: Record<string, string>;
   restartPolicy?: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  /**
+   * Identical copies to keep running (default 1). `resources` are per copy. Only runners that
+   * declare `replicated` accept more than one; they run the copies as one workload the engine
+   * keeps at that count (a Kubernetes Deployment), so one id, one allocation of replicas × resources.
+   */
+  replicas?: number;
 }
 
 export type WorkloadState =
@@ -68,6 +75,11 @@ export interface WorkloadInfo {
   startedAt?: string;
   finishedAt?: string;
   ports: (PortMapping & { hostIp?: string })[];
+  /**
+   * For a replicated workload: how many copies it should run and how many are ready (its
+   * `resources` are then the total of all copies, what its allocation books).
+   */
+  replicas?: { desired: number; ready: number };
 }
 
 export interface WorkloadStats {
@@ -190,6 +202,32 @@ export interface Runner {
    * calls it after capacity). Throws RunnerPermissionError naming what is missing.
    */
   checkAccess?(): Promise<void>;
+  /**
+   * Optional: what IARNet's workloads on this resource measurably use now, as the engine's
+   * metrics say (Kubernetes: metrics.k8s.io), next to the ledger's reservations. undefined when
+   * the engine serves no such metrics (or the credentials may not read them); never throws for that.
+   */
+  usage?(): Promise<MeasuredUsage | undefined>;
+}
+
+/**
+ * Usage measured by the engine, not reserved: reservations (requests) say what a workload may
+ * use, this says what it uses. Advisory only; the ledger never books from it.
+ */
+export interface MeasuredUsage {
+  /** Cores in use (the engine's rate over its sampling window). */
+  cpu: number;
+  /** Bytes of memory in use (working set). */
+  memory: number;
+  /** When the engine sampled it (the oldest sample included), RFC 3339. */
+  at: string;
+  /**
+   * What was measured. `workloads`: only IARNet's workloads on the resource (every IARNet node's,
+   * e.g. pods labelled iarnet.alloc in the cluster resource's namespace): comparable to `used`.
+   */
+  scope: 'workloads';
+  /** How many workloads the figure covers (those the engine has a sample for). */
+  count: number;
 }
 
 /** A stored resource as a runner factory receives it: credentials already decrypted. */
@@ -223,6 +261,14 @@ export class RunnerPermissionError extends Error {
 
 export interface RunnerFactory {
   type: string;
+  /** Its runners accept `WorkloadSpec.replicas` > 1 (the scheduler places replicated runs only there). */
+  replicated?: boolean;
+  /**
+   * What its runners can never run of a request (e.g. host ports on Kubernetes), as field errors;
+   * empty or absent when they can. The scheduler skips such resources, and a run pinned to one is
+   * refused with these errors before anything is booked.
+   */
+  unsupported?(request: { ports?: PortMapping[] }): FieldError[];
   create(connection: ResourceConnection): Runner;
   /** The resource the node registers by itself in its mode (the local Docker engine in standalone). */
   detectDefault?(): Promise<ResourceConnection | undefined>;

@@ -9,7 +9,8 @@
  */
 import { ApiError } from '../../core/kernel/errors.ts';
 import { networkFailureKind } from '../../core/slots/connection-failure.ts';
-import { RunnerUnreachableError } from '../../core/slots/runner.ts';
+import { ImagePullError, RunnerUnreachableError } from '../../core/slots/runner.ts';
+import type { PodProblem } from './pod-spec.ts';
 
 /** An HTTP answer from the API server (client-node's ApiException, or Watch's statusCode error). */
 export function statusOf(err: unknown): number | undefined {
@@ -151,4 +152,35 @@ export function isAbortError(err: unknown): boolean {
 
 export function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/**
+ * The error a start ends with when the pod (or a Deployment's pod, or its ReplicaSet) will not run:
+ * the image cannot be had → ImagePullError (422), no node can take it → 503, the namespace's quota
+ * refused it → 503, a container configuration the kubelet rejects → 422.
+ */
+export function startProblemError(
+  problem: PodProblem | { kind: 'quota'; message: string },
+  ctx: { image: string; namespace: string; what: string },
+): Error {
+  switch (problem.kind) {
+    case 'image':
+      return new ImagePullError(`${ctx.image}: ${problem.message}`);
+    case 'unschedulable':
+      return new ApiError(
+        503,
+        'POD_UNSCHEDULABLE',
+        'Resource limit exceeded',
+        `No node of the cluster can run the pod: ${problem.message}`,
+      );
+    case 'quota':
+      return new ApiError(
+        503,
+        'CLUSTER_QUOTA_EXCEEDED',
+        'Resource limit exceeded',
+        `The ResourceQuota of namespace "${ctx.namespace}" refused the pods: ${problem.message}`,
+      );
+    case 'config':
+      return new KubernetesApiError(ctx.what, Object.assign(new Error(problem.message), { statusCode: 422 }));
+  }
 }

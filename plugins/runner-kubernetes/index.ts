@@ -4,15 +4,14 @@
  * Each stored resource becomes a KubernetesRunner working in one namespace: the resource's
  * options.namespace, else `runner_kubernetes.namespace`.
  */
-import { ResourceCatalogKey } from '../../core/domain/resources/types.ts';
 import type { Logger } from '../../core/kernel/logger.ts';
 import { definePlugin } from '../../core/kernel/plugin.ts';
 import { type ResourceConnection, type RunnerFactory, RunnerTypesKey } from '../../core/slots/runner.ts';
 import { VERSION } from '../../core/version.ts';
-import { admitPinnedRun } from './admission.ts';
 import { type RunnerKubernetesConfig, runnerKubernetesConfigSchema } from './config.ts';
 import { detectInCluster } from './in-cluster.ts';
 import { KubernetesRunner } from './kubernetes-runner.ts';
+import { hostPortErrors } from './pod-spec.ts';
 
 export { LOCAL_KUBERNETES_RESOURCE_ID } from './in-cluster.ts';
 export { KubernetesRunner } from './kubernetes-runner.ts';
@@ -26,6 +25,9 @@ export function kubernetesRunnerFactory(
 ): RunnerFactory {
   return {
     type: 'kubernetes',
+    // Replicated workloads run as Deployments (the application deployer's instances > 1).
+    replicated: true,
+    unsupported: (request) => hostPortErrors(request.ports),
     create(connection: ResourceConnection) {
       if (connection.tls?.skipVerify) {
         logger?.warn(
@@ -53,6 +55,5 @@ export default definePlugin({
       return;
     }
     types.register(kubernetesRunnerFactory(ctx.config, ctx.logger, () => ctx.runtime.env()));
-    ctx.hooks.on('run:validate', (req) => admitPinnedRun(req, ctx.tryUse(ResourceCatalogKey)));
   },
 });

@@ -8,6 +8,7 @@
  * server's details; image pull failures ImagePullError; an unschedulable pod a 503 naming why.
  */
 import {
+  AppsV1Api,
   AuthorizationV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -16,11 +17,11 @@ import {
   VersionApi,
   Watch,
 } from '@kubernetes/client-node';
-import { ApiError, conflict, notFound } from '../../core/kernel/errors.ts';
+import { conflict, notFound } from '../../core/kernel/errors.ts';
 import type { Logger } from '../../core/kernel/logger.ts';
+import { interleave, newestLast } from '../../core/slots/log-merge.ts';
 import {
   type Capacity,
-  ImagePullError,
   LABELS,
   type LogLine,
   type LogOptions,
@@ -35,10 +36,12 @@ import {
 import { linkSignals } from './abort.ts';
 import { kubeConfigFor, poolConnections } from './client.ts';
 import { DEFAULT_RUNNER_KUBERNETES_CONFIG, NAMESPACE_RE, type RunnerKubernetesConfig } from './config.ts';
+import { Deployments } from './deployments.ts';
 import {
   connectionFailureKind,
   KubernetesApiError,
   KubernetesTimeoutError,
+  startProblemError,
   statusOf,
   translate,
 } from './errors.ts';
@@ -58,6 +61,7 @@ import {
 } from './pod-spec.ts';
 import { sumQuantities } from './quantity.ts';
 import { metricsUnavailable, type PodMetricsObject, toWorkloadStats } from './stats.ts';
+import { measuredUsage } from './usage.ts';
 
 export interface KubernetesRunnerOptions {
   config?: Partial<RunnerKubernetesConfig>;
@@ -105,12 +109,20 @@ export function namespaceOf(connection: ResourceConnection, fallback: string): s
   return ns;
 }
 
+/** A pod being re-created by restart(): the uid it had and how it is reported meanwhile. */
+interface Restarting {
+  oldUid: string | undefined;
+  info: WorkloadInfo;
+}
+
 export class KubernetesRunner implements Runner {
   readonly type: string;
   readonly resourceId: string;
   readonly namespace: string;
   readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
+  /** Replicated workloads (WorkloadSpec.replicas > 1), run as Deployments. */
+  private readonly deployments: Deployments;
   private readonly config: RunnerKubernetesConfig;
   private readonly logger: Pick<Logger, 'warn' | 'debug'> | undefined;
   private readonly closed = new AbortController();
@@ -121,7 +133,7 @@ export class KubernetesRunner implements Runner {
    * the delete and the new pod running, list/inspect report them as `restarting`, so the
    * reconciler does not release an allocation whose pod is only being replaced.
    */
-  private readonly restarting = new Map<string, { oldUid: string | undefined; info: WorkloadInfo }>();
+  private readonly restarting = new Map<string, Restarting>();
 
   constructor(connection: ResourceConnection, opts: KubernetesRunnerOptions = {}) {
     this.type = connection.type;
@@ -132,6 +144,17 @@ export class KubernetesRunner implements Runner {
     this.kc = kubeConfigFor(connection);
     this.closePool = poolConnections(this.kc);
     this.core = this.kc.makeApiClient(CoreV1Api);
+    this.deployments = new Deployments({
+      namespace: this.namespace,
+      apps: this.kc.makeApiClient(AppsV1Api),
+      core: this.core,
+      call: (what, fn) => this.call(what, fn),
+      create: (what, fn, signal) => this.create(what, fn, signal),
+      startTimeoutMs: this.config.start_timeout_ms,
+      terminationGraceSeconds: this.config.stop_timeout_seconds,
+      sleep,
+      pollMs: (i) => POLL_MS[Math.min(i, POLL_MS.length - 1)]!,
+    });
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -204,6 +227,11 @@ export class KubernetesRunner implements Runner {
     };
   }
 
+  /** What IARNet's pods in the namespace use now (metrics.k8s.io); undefined without the metrics API. */
+  usage() {
+    return measuredUsage((what, fn) => this.call(what, fn), this.kc, this.namespace);
+  }
+
   async checkAccess(force = false): Promise<void> {
     if (!force && Date.now() - this.accessCheckedAt < ACCESS_TTL_MS) return;
     const api = this.kc.makeApiClient(AuthorizationV1Api);
@@ -216,12 +244,17 @@ export class KubernetesRunner implements Runner {
 
   async start(spec: WorkloadSpec, opts: { signal?: AbortSignal } = {}): Promise<WorkloadInfo> {
     checkSpec(spec);
+    if ((spec.replicas ?? 1) > 1) return this.deployments.start(spec, opts.signal);
     const body = buildPod(spec, this.namespace, {
       terminationGraceSeconds: this.config.stop_timeout_seconds,
     });
     let pod: V1Pod;
     try {
-      pod = await this.createPod(body, opts.signal);
+      pod = await this.create(
+        'create the pod',
+        () => this.core.createNamespacedPod({ namespace: this.namespace, body }),
+        opts.signal,
+      );
     } catch (err) {
       if (!(err instanceof KubernetesApiError && err.statusCode === 409)) throw err;
       // The name is taken: an earlier attempt of this allocation (adopt it) or someone else (409).
@@ -244,16 +277,14 @@ export class KubernetesRunner implements Runner {
    * plugin "not yet ready" just after it started). Safe: the name is deterministic, so a create
    * that did land answers 409 on the retry and is adopted.
    */
-  private async createPod(body: V1Pod, signal?: AbortSignal): Promise<V1Pod> {
+  private async create<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const deadline = Date.now() + Math.min(this.config.start_timeout_ms, CREATE_RETRY_MS);
     for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
       try {
-        return await this.call('create the pod', () =>
-          this.core.createNamespacedPod({ namespace: this.namespace, body }),
-        );
+        return await this.call(what, fn);
       } catch (err) {
         if (!isTransient(err) || Date.now() + delay > deadline || signal?.aborted) throw err;
-        this.logger?.debug({ resource: this.resourceId, err }, 'creating the pod: API server busy; retrying');
+        this.logger?.debug({ resource: this.resourceId, err }, `${what}: API server busy; retrying`);
         await sleep(delay, signal);
       }
     }
@@ -268,21 +299,12 @@ export class KubernetesRunner implements Runner {
         const state = podState(pod);
         if (state === 'running' || state === 'exited' || state === 'restarting') return toWorkloadInfo(pod);
         const problem = podProblem(pod);
-        if (problem?.kind === 'image')
-          throw new ImagePullError(`${pod.spec?.containers?.[0]?.image}: ${problem.message}`);
-        if (problem?.kind === 'unschedulable') {
-          throw new ApiError(
-            503,
-            'POD_UNSCHEDULABLE',
-            'Resource limit exceeded',
-            `No node of the cluster can run the pod: ${problem.message}`,
-          );
-        }
-        if (problem?.kind === 'config') {
-          throw new KubernetesApiError(
-            'start the pod',
-            Object.assign(new Error(problem.message), { statusCode: 422 }),
-          );
+        if (problem) {
+          throw startProblemError(problem, {
+            image: pod.spec?.containers?.[0]?.image ?? '',
+            namespace: this.namespace,
+            what: 'start the pod',
+          });
         }
         if (state === 'removing') throw conflict(`the pod "${name}" is being deleted`);
       } else {
@@ -313,11 +335,19 @@ export class KubernetesRunner implements Runner {
   /** Delete the pod (a pod cannot be stopped and kept) and wait until it is gone, within the grace + 10 s. */
   async stop(id: string, opts: { timeoutSeconds?: number } = {}): Promise<void> {
     const grace = opts.timeoutSeconds ?? this.config.stop_timeout_seconds;
+    if (await this.deployments.delete(id)) {
+      await this.deployments.waitGone(id, (grace + 30) * 1000);
+      return;
+    }
     await this.deletePod(id, grace);
     await this.waitGone(id, (grace + 10) * 1000);
   }
 
   async remove(id: string): Promise<void> {
+    if (await this.deployments.delete(id)) {
+      await this.deployments.waitGone(id, 30_000);
+      return;
+    }
     await this.deletePod(id, 0);
     await this.waitGone(id, 10_000);
   }
@@ -325,7 +355,10 @@ export class KubernetesRunner implements Runner {
   /** Delete and create again from the same spec (a pod's containers cannot be restarted through the API). */
   async restart(id: string, opts: { timeoutSeconds?: number } = {}): Promise<void> {
     const pod = await this.readPod(id);
-    if (!pod) throw notFound(`Pod ${id}`);
+    if (!pod) {
+      if (await this.deployments.read(id)) return this.deployments.restart(id);
+      throw notFound(`Pod ${id}`);
+    }
     const fresh: V1Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -351,7 +384,9 @@ export class KubernetesRunner implements Runner {
           Object.assign(new Error('the old pod is still terminating'), { statusCode: 504 }),
         );
       }
-      const created = await this.createPod(fresh);
+      const created = await this.create('create the pod', () =>
+        this.core.createNamespacedPod({ namespace: this.namespace, body: fresh }),
+      );
       await this.waitStarted(id, created);
     } finally {
       this.restarting.delete(id);
@@ -359,8 +394,12 @@ export class KubernetesRunner implements Runner {
   }
 
   /** The pod as the reconciler should see it: a pod in the middle of a restart counts as restarting. */
-  private view(name: string, pod: V1Pod | undefined): WorkloadInfo | undefined {
-    const r = this.restarting.get(name);
+  private view(
+    name: string,
+    pod: V1Pod | undefined,
+    restarting: ReadonlyMap<string, Restarting> = this.restarting,
+  ): WorkloadInfo | undefined {
+    const r = restarting.get(name) ?? this.restarting.get(name);
     if (r && (!pod || pod.metadata?.uid === r.oldUid || pod.metadata?.deletionTimestamp)) return r.info;
     return pod ? toWorkloadInfo(pod) : undefined;
   }
@@ -395,33 +434,75 @@ export class KubernetesRunner implements Runner {
   // ---------------------------------------------------------------- list / inspect
 
   async list(filter: { labels: Record<string, string> }): Promise<WorkloadInfo[]> {
-    const selector = labelSelector(filter.labels);
-    const pods = await this.call('list pods', () =>
-      this.core.listNamespacedPod({
-        namespace: this.namespace,
-        ...(selector ? { labelSelector: selector } : {}),
-      }),
-    );
+    // Only objects with an allocation label are workloads: a Deployment's pods have none.
+    const selector = [labelSelector(filter.labels), LABELS.alloc].filter(Boolean).join(',');
+    // Restarts as they were when the listing began, and as they are now: one that ends while the
+    // answer is on its way must not make the pod it deleted (absent from that answer) look vanished.
+    const restarting = new Map([...this.restarting]);
+    const [pods, deployments] = await Promise.all([
+      this.call('list pods', () =>
+        this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }),
+      ),
+      this.deployments.list(selector),
+    ]);
     const out = new Map<string, WorkloadInfo>();
     for (const pod of pods.items) {
       const name = pod.metadata?.name ?? '';
-      const info = this.view(name, pod);
+      const info = this.view(name, pod, restarting);
       if (info) out.set(name, info);
     }
-    for (const [name, r] of this.restarting) {
+    for (const [name, r] of new Map([...restarting, ...this.restarting])) {
       const matches = Object.entries(filter.labels).every(([k, v]) => r.info.labels[k] === v);
       if (!out.has(name) && matches) out.set(name, r.info);
     }
+    for (const d of deployments) out.set(d.name, d);
     return [...out.values()];
   }
 
   async inspect(id: string): Promise<WorkloadInfo | undefined> {
-    return this.view(id, await this.readPod(id));
+    const pod = await this.readPod(id);
+    return this.view(id, pod) ?? (await this.deployments.inspect(id));
+  }
+
+  /** The pods whose logs and stats make up workload `id`: itself, or a Deployment's pods. */
+  private async podsOf(id: string): Promise<string[]> {
+    if (this.restarting.has(id) || (await this.readPod(id))) return [id];
+    if (!(await this.deployments.read(id))) throw notFound(`Workload ${id}`);
+    return this.deployments.podNames(id);
   }
 
   // ---------------------------------------------------------------- logs / stats
 
+  /** A pod's log; a Deployment's is its pods' logs merged (those running when asked). */
   async *logs(id: string, opts: LogOptions): AsyncIterable<LogLine> {
+    const pods = await this.podsOf(id);
+    if (pods.length === 1 && pods[0] === id) {
+      yield* this.podLogs(id, opts);
+      return;
+    }
+    if (!opts.follow) {
+      const lists = await Promise.all(
+        pods.map(async (pod) => {
+          const out: LogLine[] = [];
+          for await (const line of this.podLogs(pod, opts)) out.push(line);
+          return out;
+        }),
+      );
+      yield* newestLast(lists, opts.tail);
+      return;
+    }
+    const { signal, release } = linkSignals(opts.signal, this.closed.signal);
+    try {
+      yield* interleave(
+        pods.map((pod) => this.podLogs(pod, { ...opts, signal })),
+        signal,
+      );
+    } finally {
+      release();
+    }
+  }
+
+  private async *podLogs(id: string, opts: LogOptions): AsyncIterable<LogLine> {
     const query = logQuery(opts);
     if (!opts.follow) {
       const body = await this.call('read the pod log', () =>
@@ -461,7 +542,26 @@ export class KubernetesRunner implements Runner {
     }
   }
 
+  /** A pod's usage; a Deployment's is the sum of its pods'. */
   async stats(id: string): Promise<WorkloadStats> {
+    const pods = await this.podsOf(id);
+    if (pods.length === 1 && pods[0] === id) return this.podStats(id);
+    const each = await Promise.all(pods.map((pod) => this.podStats(pod)));
+    const sum = (k: Exclude<keyof WorkloadStats, 'at'>) =>
+      Math.round(each.reduce((n, s) => n + s[k], 0) * 100) / 100;
+    return {
+      cpuPercent: sum('cpuPercent'),
+      memoryBytes: sum('memoryBytes'),
+      memoryLimitBytes: sum('memoryLimitBytes'),
+      networkRxBytes: sum('networkRxBytes'),
+      networkTxBytes: sum('networkTxBytes'),
+      blockReadBytes: sum('blockReadBytes'),
+      blockWriteBytes: sum('blockWriteBytes'),
+      at: each.map((s) => s.at).sort()[0] ?? new Date().toISOString(),
+    };
+  }
+
+  private async podStats(id: string): Promise<WorkloadStats> {
     const pod = await this.readPod(id);
     if (!pod) throw notFound(`Pod ${id}`);
     const limit = toWorkloadInfo(pod).resources.memory;

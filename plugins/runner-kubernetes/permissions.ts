@@ -6,13 +6,18 @@ import type { AuthorizationV1Api } from '@kubernetes/client-node';
 
 export interface Permission {
   verb: string;
+  /** API group; the core group when absent. */
+  group?: string;
   resource: string;
   subresource?: string;
   /** Cluster-scoped checks (nodes) carry no namespace. */
   clusterScoped?: boolean;
 }
 
-/** What the runner needs: pods to run and watch workloads, their logs, nodes for capacity. */
+/**
+ * What the runner needs: pods to run and watch workloads, their logs, nodes for capacity, and
+ * Deployments for replicated workloads (an application's instances).
+ */
 export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   { verb: 'create', resource: 'pods' },
   { verb: 'delete', resource: 'pods' },
@@ -21,10 +26,16 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   { verb: 'watch', resource: 'pods' },
   { verb: 'get', resource: 'pods', subresource: 'log' },
   { verb: 'list', resource: 'nodes', clusterScoped: true },
+  ...(['create', 'delete', 'get', 'list', 'patch'] as const).map((verb) => ({
+    verb,
+    group: 'apps',
+    resource: 'deployments',
+  })),
 ];
 
 export function describePermission(p: Permission, namespace: string): string {
-  const what = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+  const resource = p.group ? `${p.resource}.${p.group}` : p.resource;
+  const what = p.subresource ? `${resource}/${p.subresource}` : resource;
   return p.clusterScoped ? `${p.verb} ${what} (cluster-wide)` : `${p.verb} ${what} in namespace ${namespace}`;
 }
 
@@ -43,6 +54,7 @@ export async function missingPermissions(
           spec: {
             resourceAttributes: {
               verb: p.verb,
+              ...(p.group ? { group: p.group } : {}),
               resource: p.resource,
               ...(p.subresource ? { subresource: p.subresource } : {}),
               ...(p.clusterScoped ? {} : { namespace }),

@@ -10,7 +10,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { badRequest, type FieldError } from '../../core/kernel/errors.ts';
-import type { WorkloadInfo, WorkloadSpec, WorkloadState } from '../../core/slots/runner.ts';
+import type { PortMapping, WorkloadInfo, WorkloadSpec, WorkloadState } from '../../core/slots/runner.ts';
 import { envNameProblem, labelFieldErrors, podNameProblem } from './names.ts';
 import { formatCpu, formatMemory, quantityOr } from './quantity.ts';
 
@@ -28,6 +28,24 @@ export const IMAGE_PULL_REASONS = new Set([
 /** Waiting reasons that mean the pod as created can never start. */
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
+/**
+ * Host ports are never offered: a pod would be tied to one node's port, and several pods of a
+ * Deployment on one node would collide. Also what the scheduler asks before placing a run here.
+ */
+export function hostPortErrors(ports: PortMapping[] | undefined): FieldError[] {
+  return (ports ?? []).flatMap((p, i) =>
+    p.hostPort
+      ? [
+          {
+            path: `ports[${i}].hostPort`,
+            message:
+              'host ports are not offered on Kubernetes resources; reach the pod by its IP or a Service',
+          },
+        ]
+      : [],
+  );
+}
+
 /** Field errors for anything Kubernetes would refuse in this spec; empty when it is acceptable. */
 export function specFieldErrors(spec: WorkloadSpec): FieldError[] {
   const out: FieldError[] = [];
@@ -42,13 +60,8 @@ export function specFieldErrors(spec: WorkloadSpec): FieldError[] {
     if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535) {
       out.push({ path: `ports[${i}].containerPort`, message: 'must be between 1 and 65535' });
     }
-    if (p.hostPort) {
-      out.push({
-        path: `ports[${i}].hostPort`,
-        message: 'host ports are not offered on Kubernetes resources; reach the pod by its IP or a Service',
-      });
-    }
   });
+  out.push(...hostPortErrors(spec.ports));
   const seen = new Set<string>();
   (spec.ports ?? []).forEach((p, i) => {
     const key = `${p.containerPort}/${p.protocol}`;

@@ -7,6 +7,8 @@
  *    another cluster are refused and nothing is saved;
  *  - run → pod Running (requests = limits, iarnet.* labels) → logs (tail and SSE follow) → stop,
  *    with the ledger exact at each step;
+ *  - an application with 2 instances runs as one Deployment (one allocation of both, a deleted pod
+ *    replaced by Kubernetes without a ledger change, merged logs, rollout restart, stop);
  *  - an over-quota run is refused by the ledger; a ResourceQuota in the namespace refusing the pod
  *    gives 503 with the API server's details and leaves nothing booked or running;
  *  - kill -9 of IARNet and restart reconciles (one allocation per pod, a pod deleted meanwhile released);
@@ -21,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type K8sEnv, RUNNER_RULES, startK8sEnv } from '../support/k8s-env.ts';
 import { ROOT } from '../support/runtimes.ts';
@@ -162,6 +165,8 @@ suite('kubernetes runner against a real API server', () => {
       'watch pods in namespace iarnet-test',
       'get pods/log in namespace iarnet-test',
       'list nodes (cluster-wide)',
+      'create deployments.apps in namespace iarnet-test',
+      'patch deployments.apps in namespace iarnet-test',
     ]) {
       expect(none.body.error).toContain(p);
     }
@@ -169,10 +174,11 @@ suite('kubernetes runner against a real API server', () => {
     // Everything but watch and the logs: exactly those two are named.
     await k.grantLimited(
       NS,
-      [{ apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'get', 'list'] }],
-      {
-        nodes: true,
-      },
+      [
+        { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'get', 'list'] },
+        RUNNER_RULES.find((r) => r.apiGroups?.includes('apps'))!,
+      ],
+      { nodes: true },
     );
     const partial = await waitFor(
       async () => (await node.json('/api/resources/test', { method: 'POST', body: cluster() })).body,
@@ -349,6 +355,94 @@ suite('kubernetes runner against a real API server', () => {
     expect(await quota()).toMatchObject({ cpu: 0, memory: 0 });
   });
 
+  it('an application with 2 instances runs as one Deployment: one allocation, pods kept by Kubernetes, merged logs, rollout restart, stop', async () => {
+    const apps = k.admin.makeApiClient(AppsV1Api);
+    const created = await node.json('/api/applications', {
+      method: 'POST',
+      body: {
+        name: 'k8s-replicas',
+        type: 'worker',
+        image: 'busybox:latest',
+        command: ['sh', '-c', 'sleep 3600'],
+        resources: { cpu: 0.25, memory: 0.5 },
+        instances: 2,
+      },
+    });
+    expect(created.status).toBe(201);
+    const appId = created.body.id as string;
+    const deployed = await node.json(`/api/applications/${appId}/deploy`, { method: 'POST' });
+    expect(deployed.status, JSON.stringify(deployed.body)).toBeLessThan(300);
+    expect(deployed.body.status).toBe('running');
+
+    // One allocation books both copies; the workload is a Deployment of that name.
+    const allocs = await active();
+    expect(allocs).toHaveLength(1);
+    const name = allocs[0]!.id;
+    const dep = await apps.readNamespacedDeployment({ name, namespace: NS });
+    expect(dep.spec?.replicas).toBe(2);
+    expect(dep.status?.readyReplicas).toBe(2);
+    expect(dep.metadata?.labels).toMatchObject({
+      'iarnet.alloc': allocs[0]!.allocationId,
+      'iarnet.app': appId,
+      'iarnet.node': node.nodeId,
+    });
+    expect(dep.spec?.strategy?.rollingUpdate).toMatchObject({ maxSurge: 0, maxUnavailable: 1 });
+    const template = dep.spec!.template.spec!.containers[0]!;
+    expect(template.resources?.requests).toEqual({ cpu: '250m', memory: String(0.5 * GiB) });
+    expect(template.resources?.limits).toEqual(template.resources?.requests);
+    const replicaPods = async () =>
+      (await k.pods(NS, `iarnet.replica-of=${name}`)).filter(
+        (p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running',
+      );
+    const pods = await replicaPods();
+    expect(pods).toHaveLength(2);
+    // The pods are not workloads of their own: no allocation label, so nothing claims them twice.
+    for (const p of pods) expect(p.metadata?.labels?.['iarnet.alloc']).toBeUndefined();
+    expect(await quota()).toMatchObject({ cpu: 0.5, memory: 1 });
+    const status = await node.json(`/api/applications/${appId}/status`);
+    expect(status.body).toMatchObject({ instances: 2, desiredInstances: 2, status: 'running' });
+
+    // A pod deleted behind IARNet's back is replaced by Kubernetes; the ledger does not move.
+    await k.core.deleteNamespacedPod({
+      name: pods[0]!.metadata!.name!,
+      namespace: NS,
+      gracePeriodSeconds: 0,
+    });
+    const replaced = await waitFor(
+      replicaPods,
+      (ps) => ps.length === 2 && !ps.some((p) => p.metadata!.name === pods[0]!.metadata!.name),
+    );
+    expect(replaced).toHaveLength(2);
+    await sleep(1_500); // a reconcile pass (interval 1 s) has looked at it
+    expect((await active()).map((a) => a.allocationId)).toEqual([allocs[0]!.allocationId]);
+    expect(await quota()).toMatchObject({ cpu: 0.5, memory: 1 });
+
+    // Logs: both pods' lines, merged by time.
+    const logs = await node.json(`/api/containers/${allocs[0]!.allocationId}/logs?tail=10`);
+    expect(logs.status).toBe(200);
+    const messages = logs.body.items.map((l: { message: string }) => l.message);
+    expect(messages.filter((m: string) => m === 'hello from kwok')).toHaveLength(2);
+    expect(messages).toHaveLength(4);
+
+    // Restart is a rollout: every pod replaced, one at a time, same allocation.
+    const before = new Set(replaced.map((p) => p.metadata!.uid));
+    const restarted = await node.json(`/api/applications/${appId}/restart`, { method: 'POST' });
+    expect(restarted.status, JSON.stringify(restarted.body)).toBeLessThan(300);
+    const after = await replicaPods();
+    expect(after).toHaveLength(2);
+    for (const p of after) expect(before.has(p.metadata!.uid)).toBe(false);
+    expect((await active()).map((a) => a.allocationId)).toEqual([allocs[0]!.allocationId]);
+
+    // Stop: the Deployment and its pods are gone before the quota is released.
+    const stopped = await node.json(`/api/applications/${appId}/stop`, { method: 'POST' });
+    expect(stopped.status).toBeLessThan(300);
+    await expect(apps.readNamespacedDeployment({ name, namespace: NS })).rejects.toMatchObject({ code: 404 });
+    expect(await k.pods(NS, `iarnet.replica-of=${name}`)).toEqual([]);
+    expect(await active()).toEqual([]);
+    expect(await quota()).toMatchObject({ cpu: 0, memory: 0 });
+    expect((await node.json(`/api/applications/${appId}`, { method: 'DELETE' })).status).toBeLessThan(300);
+  });
+
   it('refuses an over-quota run in the ledger, creating no pod', async () => {
     const res = await run({ cpu: 5 });
     expect(res.status).toBe(503);
@@ -423,7 +517,7 @@ suite('kubernetes runner against a real API server', () => {
     }
   });
 
-  it('refuses a host port with a field error and creates no pod', async () => {
+  it('refuses a host port with a field error, pinned or not, and creates no pod', async () => {
     const allBefore = (await node.json('/api/containers')).body.total;
     const res = await run({ ports: [{ containerPort: 80, hostPort: 8080 }] });
     expect(res.status).toBe(400);
@@ -431,6 +525,12 @@ suite('kubernetes runner against a real API server', () => {
       { path: 'ports[0].hostPort', message: expect.stringContaining('host ports are not offered') },
     ]);
     expect(await ourPods()).toEqual([]);
+    // Not pinned: the scheduler knows no resource here can publish a host port, and says why.
+    const unpinned = await run({ ports: [{ containerPort: 80, hostPort: 8080 }], resource_id: undefined });
+    expect(unpinned.status).toBe(400);
+    expect(unpinned.body.fields[0].path).toBe('ports[0].hostPort');
+    expect(await ourPods()).toEqual([]);
+    expect(await quota()).toMatchObject({ cpu: 0, memory: 0 });
     // Nothing new is listed either.
     expect((await node.json('/api/containers')).body.total).toBe(allBefore);
   });

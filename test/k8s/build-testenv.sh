@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes @ $VERSION)
 #   etcd                                                      (go.etcd.io/etcd/server/v3 @ $ETCD_VERSION)
 #   kwok                                                      (sigs.k8s.io/kwok/cmd/kwok @ $KWOK_VERSION)
+#   metrics-server                                            (sigs.k8s.io/metrics-server @ $METRICS_SERVER_VERSION)
 #
 # Idempotent: binaries land in $IARNET_K8S_CACHE/<version>/bin (default
 # ~/.cache/iarnet-k8s/v1.34.2/bin); whatever is already there and runs is skipped.
@@ -16,7 +17,8 @@
 #   IARNET_K8S_VERSION      (v1.34.2)  Kubernetes tag; staging modules use v0.X.Y
 #   IARNET_ETCD_VERSION     (v3.6.4)   etcd server tag
 #   IARNET_KWOK_VERSION     (v0.7.0)   kwok tag
-#   IARNET_K8S_COMPONENTS   ("kube-apiserver kube-scheduler kube-controller-manager etcd kwok")
+#   IARNET_METRICS_SERVER_VERSION (v0.8.0) metrics-server tag (serves metrics.k8s.io from kwok's emulated kubelet metrics)
+#   IARNET_K8S_COMPONENTS   ("kube-apiserver kube-scheduler kube-controller-manager etcd kwok metrics-server")
 #   IARNET_K8S_BUILD_JOBS   (1)        go build -p; the machine is shared, builds run under nice 19
 #   GO                      (go on PATH, else /usr/local/go/bin/go)
 set -euo pipefail
@@ -24,7 +26,8 @@ set -euo pipefail
 VERSION="${IARNET_K8S_VERSION:-v1.34.2}"
 ETCD_VERSION="${IARNET_ETCD_VERSION:-v3.6.4}"
 KWOK_VERSION="${IARNET_KWOK_VERSION:-v0.7.0}"
-COMPONENTS="${IARNET_K8S_COMPONENTS:-kube-apiserver kube-scheduler kube-controller-manager etcd kwok}"
+METRICS_SERVER_VERSION="${IARNET_METRICS_SERVER_VERSION:-v0.8.0}"
+COMPONENTS="${IARNET_K8S_COMPONENTS:-kube-apiserver kube-scheduler kube-controller-manager etcd kwok metrics-server}"
 JOBS="${IARNET_K8S_BUILD_JOBS:-1}"
 CACHE="${IARNET_K8S_CACHE:-$HOME/.cache/iarnet-k8s}/$VERSION"
 BIN="$CACHE/bin"
@@ -135,6 +138,16 @@ kwok_build() {
   rmdir "$BIN/.kwok-gobin" 2>/dev/null || true
 }
 
+# metrics-server has no replace directives: `go install` works. It pins its own k8s.io
+# staging modules (v0.33 for v0.8.0), so it shares little with the kube-apiserver build.
+metrics_server_build() {
+  GOBIN="$BIN/.metrics-server-gobin" "${NICE[@]}" "$GO" install -trimpath \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+  mv -f "$BIN/.metrics-server-gobin/metrics-server" "$BIN/metrics-server"
+  rmdir "$BIN/.metrics-server-gobin" 2>/dev/null || true
+}
+
 # ---------------------------------------------------------------- main
 want_k8s=()
 for c in $COMPONENTS; do
@@ -154,6 +167,11 @@ for c in $COMPONENTS; do
   case "$c" in
     etcd) lock 8 etcd; if have etcd; then echo "==> [k8s-testenv] etcd: cached"; else step "build etcd $ETCD_VERSION" etcd_build; fi ;;
     kwok) lock 7 kwok; if have kwok; then echo "==> [k8s-testenv] kwok: cached"; else step "build kwok $KWOK_VERSION" kwok_build; fi ;;
+    metrics-server)
+      lock 6 metrics-server
+      if have metrics-server; then echo "==> [k8s-testenv] metrics-server: cached"
+      else step "build metrics-server $METRICS_SERVER_VERSION" metrics_server_build; fi
+      ;;
   esac
 done
 

@@ -2,13 +2,14 @@
 # Start a throwaway Kubernetes control plane on 127.0.0.1 from binaries built by
 # build-testenv.sh: etcd (temp data dir) + kube-apiserver (TLS, static tokens, RBAC)
 # + kwok (simulated nodes: pods on its nodes go Running; serves pod logs from a file)
-# + optionally kube-scheduler / kube-controller-manager.
+# + optionally kube-scheduler / kube-controller-manager / metrics-server.
 #
 #   test/k8s/start-testenv.sh <state-dir>
 #
 # Writes into <state-dir>:
 #   env          K8S_API_URL, K8S_CA_FILE, K8S_ADMIN_TOKEN, K8S_LIMITED_TOKEN, K8S_LIMITED_USER,
-#                KUBECONFIG, K8S_KWOK_LOG_FILE, K8S_PIDS (source it)
+#                KUBECONFIG, K8S_KWOK_LOG_FILE, K8S_PIDS, K8S_IMAGE_PULL_FAIL_PREFIX,
+#                K8S_METRICS (1 when metrics.k8s.io is served) (source it)
 #   kubeconfig   admin (token) kubeconfig; kubeconfig-limited: the limited token
 #   pids         "<name> <pid>" lines (stop-testenv.sh <state-dir> uses them)
 #   pki/ logs/   certificates, component logs
@@ -16,11 +17,19 @@
 # system:serviceaccounts, system:serviceaccounts:iarnet-test, system:authenticated) and
 # has no RBAC bindings: tests grant what they need.
 #
+# Pods whose image is under registry.invalid/ never start: kwok reports ErrImagePull, then
+# ImagePullBackOff (test/k8s/kwok-pod-stages.yaml; every other pod runs as with kwok's defaults).
+#
 # Env knobs:
 #   IARNET_K8S_BIN             binaries (default: build-testenv.sh --print-bin)
 #   IARNET_K8S_PORT            apiserver port (default: a free port)
 #   IARNET_K8S_SCHEDULER       1 (default) start kube-scheduler if built; 0 = pods need spec.nodeName
 #   IARNET_K8S_CONTROLLER_MANAGER  0 (default) ; 1 = start it (Deployments, default ServiceAccounts)
+#   IARNET_K8S_METRICS         0 (default) ; 1 = serve metrics.k8s.io: kwok emulates kubelet resource
+#                              metrics (test/k8s/kwok-metrics.yaml: 100m CPU / 64Mi per container unless
+#                              the pod's kwok.x-k8s.io/usage-* annotations say otherwise), a real
+#                              metrics-server scrapes them and is registered as an APIService
+#                              (nodes need the metrics.k8s.io/resource-metrics-path annotation)
 #   IARNET_K8S_START_TIMEOUT   seconds to wait for readiness (default 90)
 set -euo pipefail
 
@@ -32,6 +41,7 @@ BIN="${IARNET_K8S_BIN:-$("$HERE/build-testenv.sh" --print-bin)}"
 TIMEOUT="${IARNET_K8S_START_TIMEOUT:-90}"
 WANT_SCHED="${IARNET_K8S_SCHEDULER:-1}"
 WANT_KCM="${IARNET_K8S_CONTROLLER_MANAGER:-0}"
+WANT_METRICS="${IARNET_K8S_METRICS:-0}"
 T0="$(date +%s%3N)"
 
 for b in etcd kube-apiserver kwok; do
@@ -39,6 +49,11 @@ for b in etcd kube-apiserver kwok; do
 done
 [[ -x "$BIN/kube-scheduler" ]] || WANT_SCHED=0
 [[ -x "$BIN/kube-controller-manager" ]] || WANT_KCM=0
+# Asked for explicitly: a missing metrics-server is an error, not a quiet downgrade.
+if [[ "$WANT_METRICS" == 1 && ! -x "$BIN/metrics-server" ]]; then
+  echo "start-testenv: $BIN/metrics-server missing (run test/k8s/build-testenv.sh)" >&2
+  exit 1
+fi
 if [[ -s "$DIR/pids" ]]; then
   echo "start-testenv: $DIR/pids exists; stop that env first (stop-testenv.sh $DIR)" >&2
   exit 1
@@ -86,6 +101,10 @@ cert apiserver "/CN=kube-apiserver" \
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 cert front-proxy-client "/CN=front-proxy-client"
 cert kwok "/CN=kwok" "IP:127.0.0.1,DNS:localhost"
+# The aggregator dials the APIService's Service (ExternalName localhost) but verifies the name
+# <service>.<namespace>.svc.
+cert metrics-server "/CN=metrics-server" \
+  "DNS:metrics-server.kube-system.svc,DNS:localhost,IP:127.0.0.1"
 ossl genrsa -out "$PKI/sa.key" 2048
 ossl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
 
@@ -200,7 +219,9 @@ spec:
   - logsFile: $KWOK_LOG_FILE
     follow: false
 EOF
-start kwok "$BIN/kwok" --kubeconfig="$DIR/kubeconfig-components" --config="$DIR/kwok.yaml" \
+KWOK_CONFIGS=(--config="$DIR/kwok.yaml" --config="$HERE/kwok-pod-stages.yaml")
+[[ "$WANT_METRICS" == 1 ]] && KWOK_CONFIGS+=(--config="$HERE/kwok-metrics.yaml")
+start kwok "$BIN/kwok" --kubeconfig="$DIR/kubeconfig-components" "${KWOK_CONFIGS[@]}" \
   --manage-all-nodes=true --node-ip=127.0.0.1 --node-port="$KWOK_PORT" \
   --server-address="127.0.0.1:$KWOK_PORT" \
   --tls-cert-file="$PKI/kwok.crt" --tls-private-key-file="$PKI/kwok.key"
@@ -222,6 +243,39 @@ fi
 wait_for kwok curl -fsSk "https://127.0.0.1:$KWOK_PORT/healthz"
 echo "    kwok ready on 127.0.0.1:$KWOK_PORT ($(ms))"
 
+# ---------------------------------------------------------------- metrics-server (opt-in)
+if [[ "$WANT_METRICS" == 1 ]]; then
+  MS_PORT="$(free_port)"
+  # 10 s is metrics-server's shortest resolution; a pod shows up after two scrapes (a CPU rate).
+  start metrics-server "$BIN/metrics-server" --kubeconfig="$DIR/kubeconfig-components" \
+    --authentication-kubeconfig="$DIR/kubeconfig-components" \
+    --authorization-kubeconfig="$DIR/kubeconfig-components" \
+    --bind-address=127.0.0.1 --secure-port="$MS_PORT" \
+    --tls-cert-file="$PKI/metrics-server.crt" --tls-private-key-file="$PKI/metrics-server.key" \
+    --kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port \
+    --kubelet-certificate-authority="$PKI/ca.crt" \
+    --metric-resolution=10s --kubelet-request-timeout=5s --v=1
+  wait_for metrics-server curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$MS_PORT/livez"
+  # Registered like in a real cluster: the aggregator proxies /apis/metrics.k8s.io to it and checks
+  # its certificate against caBundle. No --enable-aggregator-routing: an ExternalName Service is
+  # how the aggregator reaches a server outside the (nonexistent) pod network.
+  api() { # api METHOD PATH [JSON]
+    curl -fsS --cacert "$PKI/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
+      -H 'Content-Type: application/json' -X "$1" "$API_URL$2" ${3:+--data "$3"} >/dev/null
+  }
+  api POST /api/v1/namespaces/kube-system/services \
+    '{"apiVersion":"v1","kind":"Service","metadata":{"name":"metrics-server","namespace":"kube-system"},
+      "spec":{"type":"ExternalName","externalName":"localhost","ports":[{"port":'"$MS_PORT"',"protocol":"TCP"}]}}'
+  api POST /apis/apiregistration.k8s.io/v1/apiservices \
+    '{"apiVersion":"apiregistration.k8s.io/v1","kind":"APIService","metadata":{"name":"v1beta1.metrics.k8s.io"},
+      "spec":{"group":"metrics.k8s.io","version":"v1beta1","groupPriorityMinimum":100,"versionPriority":100,
+      "caBundle":"'"$(base64 -w0 <"$PKI/ca.crt")"'",
+      "service":{"name":"metrics-server","namespace":"kube-system","port":'"$MS_PORT"'}}}'
+  wait_for metrics-server curl -fsS --cacert "$PKI/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "$API_URL/apis/metrics.k8s.io/v1beta1/nodes"
+  echo "    metrics-server ready on 127.0.0.1:$MS_PORT, metrics.k8s.io served ($(ms))"
+fi
+
 cat >"$DIR/env" <<EOF
 K8S_API_URL=$API_URL
 K8S_CA_FILE=$PKI/ca.crt
@@ -231,6 +285,8 @@ K8S_LIMITED_USER=$LIMITED_USER
 KUBECONFIG=$DIR/kubeconfig
 K8S_KWOK_LOG_FILE=$KWOK_LOG_FILE
 K8S_PIDS=$DIR/pids
+K8S_IMAGE_PULL_FAIL_PREFIX=registry.invalid/
+K8S_METRICS=$WANT_METRICS
 EOF
 trap - ERR
 echo "==> [k8s-testenv] up in $(ms): $API_URL  (source $DIR/env)"

@@ -53,6 +53,7 @@ export interface K8sEnv {
 export const RUNNER_RULES: k8s.V1PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'delete', 'get', 'list', 'patch'] },
 ];
 
 async function binDir(): Promise<string> {
@@ -61,9 +62,11 @@ async function binDir(): Promise<string> {
 }
 
 /** Why the env cannot start here, or undefined when the binaries are present. */
-export async function k8sEnvMissing(): Promise<string | undefined> {
+export async function k8sEnvMissing(opts: { metrics?: boolean } = {}): Promise<string | undefined> {
   const bin = process.env.IARNET_K8S_BIN ?? (await binDir().catch(() => ''));
-  const absent = BINARIES.filter((b) => !existsSync(join(bin, b)));
+  const absent = [...BINARIES, ...(opts.metrics ? ['metrics-server'] : [])].filter(
+    (b) => !existsSync(join(bin, b)),
+  );
   return absent.length
     ? `Kubernetes test binaries missing in ${bin || '(unknown)'}: ${absent.join(', ')} (run test/k8s/build-testenv.sh)`
     : undefined;
@@ -81,8 +84,14 @@ function parseEnvFile(path: string): Record<string, string> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start an env for this test file; undefined (after a loud warning) when it cannot run here outside CI. */
-export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): Promise<K8sEnv | undefined> {
-  const missing = await k8sEnvMissing();
+export async function startK8sEnv(
+  opts: {
+    controllerManager?: boolean;
+    /** Serve metrics.k8s.io: kwok's emulated kubelet metrics + a real metrics-server behind an APIService. */
+    metrics?: boolean;
+  } = {},
+): Promise<K8sEnv | undefined> {
+  const missing = await k8sEnvMissing(opts);
   if (missing) {
     unavailable(missing);
     return undefined;
@@ -90,7 +99,11 @@ export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): P
   const dir = mkdtempSync(join(tmpdir(), 'iarnet-k8s-env-'));
   try {
     await run(join(SCRIPTS, 'start-testenv.sh'), [dir], {
-      env: { ...process.env, IARNET_K8S_CONTROLLER_MANAGER: opts.controllerManager ? '1' : '0' },
+      env: {
+        ...process.env,
+        IARNET_K8S_CONTROLLER_MANAGER: opts.controllerManager ? '1' : '0',
+        IARNET_K8S_METRICS: opts.metrics ? '1' : '0',
+      },
       timeout: 150_000,
     });
   } catch (err) {
@@ -179,7 +192,11 @@ export async function startK8sEnv(opts: { controllerManager?: boolean } = {}): P
             metadata: {
               name,
               labels: { type: 'kwok', 'kubernetes.io/hostname': name },
-              annotations: { 'kwok.x-k8s.io/node': 'fake' },
+              annotations: {
+                'kwok.x-k8s.io/node': 'fake',
+                // Where kwok serves this node's emulated kubelet metrics (read by metrics-server, when started).
+                'metrics.k8s.io/resource-metrics-path': `/metrics/nodes/${name}/metrics/resource`,
+              },
             },
             status: { allocatable, capacity: allocatable },
           },

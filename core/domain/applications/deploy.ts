@@ -14,6 +14,11 @@
  * never needs more than it allows. Fixed host ports (a single instance with a servicePort) cannot
  * be held twice, so those are stopped first. A changed `instances` count is applied on the way.
  * An image built from Git exists on the resource that built it: its instances are placed there.
+ *
+ * Several instances of an image from a registry are first offered to a resource that runs them
+ * as one replicated workload (a Kubernetes Deployment, which replaces pods that die): one
+ * allocation of instances × the per-instance size. Without such a resource, or without room on
+ * one, the instances start one by one wherever each fits, as before.
  */
 import { ApiError, conflict, unavailable } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
@@ -56,6 +61,9 @@ function platform(d: DeployDeps) {
 
 const reasonOf = (err: unknown) =>
   err instanceof ApiError ? `${err.message}: ${err.details}` : 'the deploy failed unexpectedly';
+
+/** No resource runs replicated workloads: start the instances one by one instead. */
+const noReplicated = (err: unknown) => err instanceof ApiError && err.code === 'NO_REPLICATED_RESOURCE';
 
 /** The ledger had no room for one more instance (on this node or on any resource). */
 const noRoom = (err: unknown) =>
@@ -276,9 +284,12 @@ export class ApplicationDeployer {
     if (queue.length && ports.some((p) => p.hostPort)) while (queue.length) await stopOld();
     const started: Allocation[] = [];
     const placed: string[] = [];
+    // Images built here live on the engine that built it, which runs containers one by one.
+    let together = row.instances > 1 && !target.resourceId;
     try {
-      for (let i = 0; i < row.instances; i++) {
+      for (let i = 0; i < row.instances; ) {
         for (;;) {
+          const replicas = together ? row.instances : 1;
           try {
             const result = await runs.run(
               {
@@ -291,9 +302,11 @@ export class ApplicationDeployer {
                 ports,
                 appId: row.id,
                 ...(target.resourceId ? { resourceId: target.resourceId } : {}),
+                ...(replicas > 1 ? { replicas } : {}),
               },
               principal,
             );
+            i += replicas;
             if (result.where === 'local') {
               started.push(result.allocation);
               placed.push(result.allocation.resourceId);
@@ -302,9 +315,21 @@ export class ApplicationDeployer {
             }
             break;
           } catch (err) {
+            // A replicated workload that does not fit next to the old one replaces it (brief
+            // downtime, never over quota). Old containers run on while the instances are tried one
+            // by one instead, which replaces them one at a time.
+            const oldTogether = queue.some((a) => (a.replicas ?? 1) > 1);
+            if (together && (noReplicated(err) || (noRoom(err) && !oldTogether))) {
+              together = false;
+              continue;
+            }
             // No room for old + new: retire an old instance first, then try again.
             if (noRoom(err) && queue.length) {
               await stopOld();
+              continue;
+            }
+            if (together && noRoom(err)) {
+              together = false;
               continue;
             }
             throw err;

@@ -35,7 +35,7 @@ import { HealthMonitor } from './health.ts';
 import { watchInstances } from './instance-watch.ts';
 import { applicationRoutes } from './routes.ts';
 import { ApplicationService, type StatusChange } from './service.ts';
-import { effectiveStatus, StatusReader } from './status.ts';
+import { effectiveStatus, instanceCount, StatusReader } from './status.ts';
 import { applicationStatusRoutes } from './status-routes.ts';
 
 export { applicationsConfigSchema } from './config.ts';
@@ -170,7 +170,7 @@ export default definePlugin({
             events: bus,
             row: (id) => service.row(id).catch(() => undefined),
             running: async (id) =>
-              (await deployer.allocations(id).catch(() => [])).filter((a) => a.workloadId).length,
+              instanceCount((await deployer.allocations(id).catch(() => [])).filter((a) => a.workloadId)),
             health: (id) => health.health(id),
             push: ({ row, status, previous, reason }) =>
               bus.emit('application:status', {

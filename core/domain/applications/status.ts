@@ -20,6 +20,10 @@ import type { ApplicationRow, AppStatus } from './schema.ts';
 
 export type OutsideStatus = 'running' | 'stopped' | 'error' | 'warning' | 'deploying';
 
+/** Instances the allocations hold: a replicated one (a Kubernetes Deployment) holds several. */
+export const instanceCount = (allocations: Allocation[]) =>
+  allocations.reduce((n, a) => n + (a.replicas ?? 1), 0);
+
 /** The status shown outside: stored status refined by health and the instances running. */
 export function effectiveStatus(
   stored: AppStatus,
@@ -274,12 +278,15 @@ export class StatusReader {
     return {
       id: row.id,
       name: row.name,
-      status: effectiveStatus(row.status, health, { running: running.length, desired: row.instances }),
+      status: effectiveStatus(row.status, health, {
+        running: instanceCount(running),
+        desired: row.instances,
+      }),
       applicationStatus: row.status,
       ...(row.statusReason ? { statusReason: row.statusReason } : {}),
       uptime: formatUptime(uptimeSeconds),
       uptimeSeconds,
-      instances: running.length,
+      instances: instanceCount(running),
       desiredInstances: row.instances,
       runningOn: [...new Set(running.map((a) => a.resourceId))],
       cpu: cpuAllotted > 0 ? round1((cpuUsed / cpuAllotted) * 100) : 0,

@@ -29,6 +29,8 @@ export interface ReserveRequest extends Usage {
   command?: string[];
   owner: string;
   appId?: string;
+  /** Copies of a replicated workload; the quantities are already their total. */
+  replicas?: number;
   /** Only this resource (refused with the reason when it has no room). */
   resourceId?: string;
   /** Resources that may take the run, with their effective capacity. */
@@ -52,6 +54,7 @@ function toAllocation(r: Row): Allocation {
     ...(r.workloadId ? { workloadId: r.workloadId } : {}),
     ...(r.workloadState ? { workloadState: r.workloadState } : {}),
     ...(r.appId ? { appId: r.appId } : {}),
+    ...(r.replicas > 1 ? { replicas: r.replicas } : {}),
     owner: r.owner,
     createdAt: r.createdAt,
     ...(r.committedAt ? { committedAt: r.committedAt } : {}),
@@ -99,6 +102,7 @@ function prepareStatements(db: Storage['db']) {
         command: sql`${sql.placeholder('command')}`,
         workloadName: sql.placeholder('workloadName'),
         appId: sql.placeholder('appId'),
+        replicas: sql.placeholder('replicas'),
         owner: sql.placeholder('owner'),
         createdAt: sql.placeholder('createdAt'),
       })
@@ -203,6 +207,7 @@ export class QuotaLedger implements LedgerReader {
         command: req.command ?? null,
         workloadName: workloadNameFor(id),
         appId: req.appId ?? null,
+        replicas: req.replicas ?? 1,
         owner: req.owner,
         createdAt: new Date().toISOString(),
       };

@@ -17,6 +17,8 @@ export const allocations = sqliteTable(
     workloadId: text('workload_id'),
     workloadState: text('workload_state'),
     appId: text('app_id'),
+    /** Copies of one replicated workload (a Deployment); cpu/memory/gpu are the total of all of them. */
+    replicas: integer('replicas').notNull().default(1),
     owner: text('owner').notNull(),
     createdAt: text('created_at').notNull(),
     committedAt: text('committed_at'),

@@ -35,6 +35,11 @@ export interface Allocation {
   /** Last state seen on the engine (running, exited, ...). */
   workloadState?: string;
   appId?: string;
+  /**
+   * Copies of a replicated workload (one Kubernetes Deployment), when more than one; the quantities
+   * above are then the total of all copies.
+   */
+  replicas?: number;
   /** Principal id that asked for it. */
   owner: string;
   createdAt: string;

@@ -18,6 +18,7 @@ import type { PluginHooks } from '../../kernel/hooks.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { SqliteDb } from '../../runtime/types.ts';
 import {
+  type MeasuredUsage,
   type ResourceConnection,
   type Runner,
   type RunnerTypes,
@@ -126,6 +127,8 @@ export class ResourceService implements ResourceCatalog {
   readonly #runners = new Map<string, CachedRunner>();
   readonly #opening = new Map<string, Promise<CachedRunner>>();
   readonly #refreshing = new Map<string, Promise<ResourceRecord>>();
+  /** The last measured usage per resource (runners with usage()); memory only, refreshed with capacity. */
+  readonly #measured = new Map<string, MeasuredUsage>();
   #closed = false;
 
   constructor(opts: ResourceServiceOptions) {
@@ -146,12 +149,18 @@ export class ResourceService implements ResourceCatalog {
 
   async list(): Promise<ResourceRecord[]> {
     const rows = (await this.#reads.list.all()) as ResourceRow[];
-    return rows.map(toRecord);
+    return rows.map((row) => this.#withMeasured(toRecord(row)));
   }
 
   async get(id: string): Promise<ResourceRecord | undefined> {
     const row = await this.#row(id);
-    return row ? toRecord(row) : undefined;
+    return row ? this.#withMeasured(toRecord(row)) : undefined;
+  }
+
+  #withMeasured(record: ResourceRecord): ResourceRecord {
+    const measured = this.#measured.get(record.id);
+    // Only while connected: a sample from before it became unreachable would pass for current.
+    return measured && record.status === 'connected' ? { ...record, measured } : record;
   }
 
   /**
@@ -687,6 +696,7 @@ export class ResourceService implements ResourceCatalog {
   async #dropRunner(id: string): Promise<void> {
     const cached = this.#runners.get(id);
     this.#runners.delete(id);
+    this.#measured.delete(id);
     await cached?.runner
       .close()
       .catch((err) => this.#o.logger.debug({ id, err: errorName(err) }, 'closing a runner failed'));
@@ -697,16 +707,35 @@ export class ResourceService implements ResourceCatalog {
     if (!row) throw notFound(`Resource ${id}`);
     if (this.#closed) return toRecord(row);
     let outcome: ProbeOutcome;
+    let measured: MeasuredUsage | undefined;
     try {
       const cached = await this.#cachedRunner(row);
       await this.#recheckAddress(row, cached);
       const current = this.#runners.get(id) ?? cached;
       outcome = await probeCapacity(current.runner, row.type, this.#o.testTimeoutMs);
+      if (outcome.ok) measured = await this.#measure(id, current.runner);
     } catch (err) {
       outcome = this.#outcomeOf(err, row.type);
     }
+    if (measured) this.#measured.set(id, measured);
+    else this.#measured.delete(id);
     await this.#applyOutcome(row, outcome);
     return (await this.get(id)) ?? toRecord(row);
+  }
+
+  /**
+   * The runner's measured usage, bounded like the capacity probe. Advisory: any failure is "no
+   * measurement" (logged at debug), never a status change.
+   */
+  async #measure(id: string, runner: Runner): Promise<MeasuredUsage | undefined> {
+    if (!runner.usage) return undefined;
+    try {
+      const m = await withTimeout(runner.usage(), this.#o.testTimeoutMs);
+      return m && sane(m) ? m : undefined;
+    } catch (err) {
+      this.#o.logger.debug({ id, err: errorName(err) }, 'reading measured usage failed');
+      return undefined;
+    }
   }
 
   /**
@@ -1037,6 +1066,12 @@ function errorName(err: unknown): string {
     return typeof code === 'string' ? `${err.name} (${code})` : err.name;
   }
   return typeof err;
+}
+
+/** A measurement that can be shown: finite, non-negative numbers and a valid time. */
+function sane(m: MeasuredUsage): boolean {
+  const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  return ok(m.cpu) && ok(m.memory) && ok(m.count) && !Number.isNaN(Date.parse(m.at));
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {

@@ -288,6 +288,26 @@ export const ResourceSchema = v.pipe(
         v.description('What the engine reported at lastUpdated (cores, GB, cards, GB), before limits'),
       ),
     ),
+    measured: v.optional(
+      v.pipe(
+        v.object({
+          cpu: v.pipe(v.number(), v.description('Cores in use')),
+          memory: v.pipe(v.number(), v.description('GB (GiB) in use (working set)')),
+          at: v.pipe(Timestamp, v.description('When the engine sampled it (the oldest sample included)')),
+          scope: v.pipe(
+            v.picklist(['workloads']),
+            v.description(
+              'workloads: IARNet’s own workloads on the resource (for a cluster, pods labelled iarnet.alloc in its namespace)',
+            ),
+          ),
+          count: v.pipe(v.number(), v.description('Workloads the engine had a sample for')),
+        }),
+        v.description(
+          'What IARNet’s workloads measurably use, as the engine’s metrics say (Kubernetes: metrics.k8s.io), at the ' +
+            'last refresh; absent when the engine serves no metrics. Advisory: used/available come from reservations',
+        ),
+      ),
+    ),
     limits: v.optional(
       v.object({ cpu: v.optional(v.number()), memory: v.optional(v.number()), gpu: v.optional(v.number()) }),
     ),

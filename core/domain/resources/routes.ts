@@ -71,6 +71,17 @@ export function toResourceOut(r: ResourceRecord, usage: Usage | undefined): Reso
           },
         }
       : {}),
+    ...(r.measured
+      ? {
+          measured: {
+            cpu: round(r.measured.cpu),
+            memory: gb(r.measured.memory),
+            at: r.measured.at,
+            scope: r.measured.scope,
+            count: r.measured.count,
+          },
+        }
+      : {}),
     ...(r.limits
       ? {
           limits: {

@@ -5,7 +5,7 @@
  */
 import type { SerialHook } from '../../kernel/hooks.ts';
 import { serviceKey } from '../../kernel/services.ts';
-import type { Capacity, Runner } from '../../slots/runner.ts';
+import type { Capacity, MeasuredUsage, Runner } from '../../slots/runner.ts';
 
 export const RESOURCE_TYPES = ['docker', 'kubernetes', 'vm'] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
@@ -30,6 +30,11 @@ export interface ResourceRecord {
   statusReason?: string;
   /** What the engine reports; undefined until first reached. */
   capacity?: Capacity;
+  /**
+   * What IARNet's workloads on it measurably use, from the last refresh, when the engine serves
+   * metrics (Kubernetes: metrics.k8s.io). Kept in memory only: a sample is worth nothing later.
+   */
+  measured?: MeasuredUsage;
   /** Operator caps below the engine's capacity (optional). */
   limits?: { cpu?: number; memory?: number; gpu?: number };
   description?: string;

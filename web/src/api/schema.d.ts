@@ -4126,6 +4126,22 @@ export interface operations {
                             memory?: number;
                         };
                         location?: string;
+                        /** @description What IARNet’s workloads measurably use, as the engine’s metrics say (Kubernetes: metrics.k8s.io), at the last refresh; absent when the engine serves no metrics. Advisory: used/available come from reservations */
+                        measured?: {
+                            /** @description When the engine sampled it (the oldest sample included) */
+                            at: string;
+                            /** @description Workloads the engine had a sample for */
+                            count: number;
+                            /** @description Cores in use */
+                            cpu: number;
+                            /** @description GB (GiB) in use (working set) */
+                            memory: number;
+                            /**
+                             * @description workloads: IARNet’s own workloads on the resource (for a cluster, pods labelled iarnet.alloc in its namespace)
+                             * @enum {string}
+                             */
+                            scope: "workloads";
+                        };
                         /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
                         memory: {
                             available: number;
@@ -4304,6 +4320,22 @@ export interface operations {
                             memory?: number;
                         };
                         location?: string;
+                        /** @description What IARNet’s workloads measurably use, as the engine’s metrics say (Kubernetes: metrics.k8s.io), at the last refresh; absent when the engine serves no metrics. Advisory: used/available come from reservations */
+                        measured?: {
+                            /** @description When the engine sampled it (the oldest sample included) */
+                            at: string;
+                            /** @description Workloads the engine had a sample for */
+                            count: number;
+                            /** @description Cores in use */
+                            cpu: number;
+                            /** @description GB (GiB) in use (working set) */
+                            memory: number;
+                            /**
+                             * @description workloads: IARNet’s own workloads on the resource (for a cluster, pods labelled iarnet.alloc in its namespace)
+                             * @enum {string}
+                             */
+                            scope: "workloads";
+                        };
                         /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
                         memory: {
                             available: number;
@@ -4628,6 +4660,22 @@ export interface operations {
                             memory?: number;
                         };
                         location?: string;
+                        /** @description What IARNet’s workloads measurably use, as the engine’s metrics say (Kubernetes: metrics.k8s.io), at the last refresh; absent when the engine serves no metrics. Advisory: used/available come from reservations */
+                        measured?: {
+                            /** @description When the engine sampled it (the oldest sample included) */
+                            at: string;
+                            /** @description Workloads the engine had a sample for */
+                            count: number;
+                            /** @description Cores in use */
+                            cpu: number;
+                            /** @description GB (GiB) in use (working set) */
+                            memory: number;
+                            /**
+                             * @description workloads: IARNet’s own workloads on the resource (for a cluster, pods labelled iarnet.alloc in its namespace)
+                             * @enum {string}
+                             */
+                            scope: "workloads";
+                        };
                         /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
                         memory: {
                             available: number;
@@ -4816,6 +4864,22 @@ export interface operations {
                             memory?: number;
                         };
                         location?: string;
+                        /** @description What IARNet’s workloads measurably use, as the engine’s metrics say (Kubernetes: metrics.k8s.io), at the last refresh; absent when the engine serves no metrics. Advisory: used/available come from reservations */
+                        measured?: {
+                            /** @description When the engine sampled it (the oldest sample included) */
+                            at: string;
+                            /** @description Workloads the engine had a sample for */
+                            count: number;
+                            /** @description Cores in use */
+                            cpu: number;
+                            /** @description GB (GiB) in use (working set) */
+                            memory: number;
+                            /**
+                             * @description workloads: IARNet’s own workloads on the resource (for a cluster, pods labelled iarnet.alloc in its namespace)
+                             * @enum {string}
+                             */
+                            scope: "workloads";
+                        };
                         /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
                         memory: {
                             available: number;
@@ -5072,6 +5136,22 @@ export interface operations {
                             memory?: number;
                         };
                         location?: string;
+                        /** @description What IARNet’s workloads measurably use, as the engine’s metrics say (Kubernetes: metrics.k8s.io), at the last refresh; absent when the engine serves no metrics. Advisory: used/available come from reservations */
+                        measured?: {
+                            /** @description When the engine sampled it (the oldest sample included) */
+                            at: string;
+                            /** @description Workloads the engine had a sample for */
+                            count: number;
+                            /** @description Cores in use */
+                            cpu: number;
+                            /** @description GB (GiB) in use (working set) */
+                            memory: number;
+                            /**
+                             * @description workloads: IARNet’s own workloads on the resource (for a cluster, pods labelled iarnet.alloc in its namespace)
+                             * @enum {string}
+                             */
+                            scope: "workloads";
+                        };
                         /** @description GB (GiB). total: what the engine reports, capped by limits; used: reserved by IARNet workloads */
                         memory: {
                             available: number;

@@ -69,6 +69,9 @@ const zh = {
   'res.deleted': '资源已删除',
   'res.refreshed': '已刷新',
   'res.cores': '{n} 核',
+  'res.measured': '实测 {v}',
+  'res.measuredHint':
+    '集群指标 (metrics.k8s.io) 实测的 IARNet 工作负载用量：{count} 个工作负载，采样于 {at}。已用/总量来自资源预留',
   'res.status.connected': '已连接',
   'res.status.disconnected': '未检查',
   'res.status.unreachable': '不可达',
@@ -359,6 +362,9 @@ const en: Record<MessageKey, string> = {
   'res.deleted': 'Resource deleted',
   'res.refreshed': 'Refreshed',
   'res.cores': '{n} cores',
+  'res.measured': 'measured {v}',
+  'res.measuredHint':
+    'What IARNet’s workloads use, measured by the cluster’s metrics (metrics.k8s.io): {count} workloads, sampled {at}. Used/total come from reservations',
   'res.status.connected': 'Connected',
   'res.status.disconnected': 'Not checked',
   'res.status.unreachable': 'Unreachable',

@@ -5,8 +5,8 @@ import type { paths } from '../api/schema';
 import { AddButton, type Column, DataTable, PageHeader, RefreshButton, StatGrid } from '../components/page';
 import { ResourceDialog } from '../components/ResourceDialog';
 import { IconButton, StatusDot, toast, toastError } from '../components/ui';
-import { fmtGb, fmtNumber } from '../lib/format';
-import { type MessageKey, t } from '../lib/i18n';
+import { fmtBytes, fmtGb, fmtNumber, fmtTime } from '../lib/format';
+import { locale, type MessageKey, t } from '../lib/i18n';
 import { latest } from '../lib/latest';
 
 export type Resource =
@@ -18,6 +18,29 @@ const TYPE_BADGE: Record<string, string> = {
   vm: 'bg-amber-100 text-amber-800 dark:bg-amber-900 dark:text-amber-200',
 };
 const STATUS_TONE = { connected: 'ok', disconnected: 'idle', unreachable: 'warn', error: 'error' } as const;
+const GiB = 2 ** 30;
+
+/** What the engine measured (metrics.k8s.io), under the reserved figure; absent without metrics. */
+function Measured(props: { r: Resource; kind: 'cpu' | 'memory' }) {
+  return (
+    <Show when={props.r.measured}>
+      {(m) => (
+        <div
+          class="text-xs text-gray-500"
+          data-testid={`resource-measured-${props.kind}`}
+          title={t('res.measuredHint', { count: m().count, at: fmtTime(m().at, locale()) })}
+        >
+          {t('res.measured', {
+            v:
+              props.kind === 'cpu'
+                ? t('res.cores', { n: fmtNumber(m().cpu, 2) })
+                : fmtBytes(Math.round(m().memory * GiB)),
+          })}
+        </div>
+      )}
+    </Show>
+  );
+}
 
 async function fetchResources(): Promise<Resource[]> {
   const { data, error } = await api.GET('/api/resources');
@@ -99,6 +122,7 @@ export default function ResourcesPage() {
       cell: (r) => (
         <>
           {fmtNumber(r.cpu.used)} / {t('res.cores', { n: fmtNumber(r.cpu.total) })}
+          <Measured r={r} kind="cpu" />
         </>
       ),
     },
@@ -108,6 +132,7 @@ export default function ResourcesPage() {
       cell: (r) => (
         <>
           {fmtNumber(r.memory.used)} / {fmtGb(r.memory.total)}
+          <Measured r={r} kind="memory" />
         </>
       ),
     },
