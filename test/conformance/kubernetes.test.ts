@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type K8sEnv, k8sEnvMissing, RUNNER_RULES, startK8sEnv } from '../support/k8s-env.ts';
 import { runtimeCommands, unavailable } from '../support/runtimes.ts';
@@ -32,7 +33,8 @@ suite('kubernetes runner on every runtime', () => {
   let otherCa = '';
 
   beforeAll(async () => {
-    const started = await startK8sEnv();
+    // The controller-manager runs Deployments (an application's instances > 1).
+    const started = await startK8sEnv({ controllerManager: true });
     if (!started) throw new Error('the Kubernetes test environment did not start');
     k = started;
     const dir = mkdtempSync(join(tmpdir(), 'iarnet-other-ca-'));
@@ -213,6 +215,46 @@ suite('kubernetes runner on every runtime', () => {
         });
         expect(await ourPods()).toEqual([]);
         expect((await call('/resources')).body.current).toMatchObject({ cpu: 0, memory: 0 });
+      });
+
+      it('runs an application of 2 instances as one Deployment, restarts it as a rollout, and stops it', async () => {
+        const apps = k.admin.makeApiClient(AppsV1Api);
+        const created = await call('/api/applications', {
+          method: 'POST',
+          body: {
+            name: `replicas-${runtime.name}`,
+            type: 'worker',
+            image: RUN.image,
+            command: RUN.command,
+            resources: { cpu: 0.25, memory: 0.25 },
+            instances: 2,
+          },
+        });
+        expect(created.status, JSON.stringify(created.body)).toBe(201);
+        const appId = created.body.id as string;
+        const deployed = await call(`/api/applications/${appId}/deploy`, { method: 'POST' });
+        expect(deployed.status, `${JSON.stringify(deployed.body)}\n${recentLogs()}`).toBe(200);
+        const items = (await call('/api/containers')).body.items as { id: string; allocation: string }[];
+        const live = items.filter((c) => c.allocation !== 'released');
+        expect(live, `${JSON.stringify(items)}\n${recentLogs()}`).toHaveLength(1);
+        const dep = await apps.readNamespacedDeployment({ name: live[0]!.id, namespace: ns });
+        expect(dep.status?.readyReplicas).toBe(2);
+        expect((await call('/resources')).body.current).toMatchObject({ cpu: 0.5, memory: 0.5 });
+
+        const restarted = await call(`/api/applications/${appId}/restart`, { method: 'POST' });
+        expect(restarted.status, JSON.stringify(restarted.body)).toBe(200);
+        const after = await apps.readNamespacedDeployment({ name: live[0]!.id, namespace: ns });
+        expect(after.spec?.template.metadata?.annotations?.['iarnet.io/restarted-at']).toBeDefined();
+
+        const stopped = await call(`/api/applications/${appId}/stop`, { method: 'POST' });
+        expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+        await expect(
+          apps.readNamespacedDeployment({ name: live[0]!.id, namespace: ns }),
+        ).rejects.toMatchObject({
+          code: 404,
+        });
+        expect((await call('/resources')).body.current).toMatchObject({ cpu: 0, memory: 0 });
+        expect((await call(`/api/applications/${appId}`, { method: 'DELETE' })).status).toBeLessThan(300);
       });
 
       it('follows a pod log over SSE', async () => {
