@@ -26,105 +26,19 @@ import { join } from 'node:path';
 import { AppsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type K8sEnv, RUNNER_RULES, startK8sEnv } from '../support/k8s-env.ts';
-import { ROOT } from '../support/runtimes.ts';
-import { type RunningIarnet, spawnIarnet } from '../support/spawn-iarnet.ts';
+import { K8sIarnetNode, waitFor } from '../support/k8s-iarnet-node.ts';
 
-const IARNET = [process.execPath, '--import', 'tsx', join(ROOT, 'core/cli.ts')];
-const PASSWORD = 'kubernetes-admin-pw-1';
 const NS = 'iarnet-test';
 const GiB = 2 ** 30;
-const BOUND_MS = 20_000;
 const RUN = { image: 'busybox:latest', command: ['sh', '-c', 'echo hi; sleep 3600'], cpu: 0.25, memory: 0.5 };
 
 const env = await startK8sEnv({ controllerManager: true });
 const suite = env ? describe : describe.skip;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(probe: () => Promise<T>, done: (v: T) => boolean, boundMs = BOUND_MS) {
-  const t0 = Date.now();
-  let last = await probe();
-  while (!done(last) && Date.now() - t0 < boundMs) {
-    await sleep(200);
-    last = await probe();
-  }
-  return last;
-}
-
-/** One IARNet identity (node id + data dir) that can be started, SIGKILLed and restarted. */
-class Node {
-  readonly nodeId = `k8s-${randomBytes(4).toString('hex')}`;
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'iarnet-k8s-node-'));
-  readonly configFile = join(this.dataDir, 'config.yaml');
-  proc: RunningIarnet | undefined;
-  token = '';
-  readonly extra: { env?: Record<string, string>; args?: string[] };
-
-  constructor(extra: { env?: Record<string, string>; args?: string[] } = {}) {
-    this.extra = extra;
-    writeFileSync(
-      this.configFile,
-      'platform:\n  reconcile_interval: 1\n  start_grace: 5\nresources:\n  refresh_interval: 2\n',
-    );
-  }
-
-  async start(): Promise<void> {
-    this.proc = await spawnIarnet(IARNET, {
-      dataDir: this.dataDir,
-      args: ['--config', this.configFile, ...(this.extra.args ?? [])],
-      env: {
-        IARNET_ADMIN_PASSWORD: PASSWORD,
-        IARNET_NODE_ID: this.nodeId,
-        IARNET_RESOURCE_LIMITS__CPU: '4',
-        IARNET_RESOURCE_LIMITS__MEMORY: '8Gi',
-        IARNET_RESOURCE_LIMITS__GPU: '0',
-        IARNET_RUNNER_KUBERNETES__NAMESPACE: NS,
-        // No local Docker resource: every run lands on the cluster.
-        IARNET_RUNNER_DOCKER__DEFAULT_SOCKET: join(this.dataDir, 'no-docker.sock'),
-        ...this.extra.env,
-      },
-    });
-    const ready = await waitFor(
-      async () => (await fetch(`${this.proc!.url}/readyz`).catch(() => undefined))?.status ?? 0,
-      (s) => s === 200,
-      30_000,
-    );
-    expect(ready).toBe(200);
-    const login = await fetch(`${this.proc.url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-    });
-    expect(login.status).toBe(200);
-    this.token = (await login.json()).token;
-  }
-
-  call(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
-    if (!this.proc) throw new Error('the node is not running');
-    return fetch(`${this.proc.url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-      signal: AbortSignal.timeout(60_000),
-    });
-  }
-
-  async json(path: string, init: { method?: string; body?: unknown } = {}) {
-    const res = await this.call(path, init);
-    return { status: res.status, body: await res.json().catch(() => undefined) };
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM') {
-    await this.proc?.stop(signal);
-    this.proc = undefined;
-  }
-}
-
 suite('kubernetes runner against a real API server', () => {
   const k = env as K8sEnv;
-  const node = new Node();
+  const node = new K8sIarnetNode(NS);
   let resourceId = '';
   const cluster = () => ({ type: 'kubernetes', url: k.apiUrl, token: k.limitedToken, tls: { ca: k.ca } });
   const active = async () =>
@@ -148,9 +62,8 @@ suite('kubernetes runner against a real API server', () => {
   });
 
   afterAll(async () => {
-    await node.stop().catch(() => undefined);
+    await node.dispose();
     await k.stop();
-    rmSync(node.dataDir, { recursive: true, force: true });
   });
 
   it('test connection names exactly the permissions the token lacks, then passes', async () => {
@@ -670,7 +583,7 @@ suite('kubernetes runner against a real API server', () => {
     writeFileSync(join(sa, 'ca.crt'), k.ca);
     writeFileSync(join(sa, 'namespace'), ns);
     const port = new URL(k.apiUrl).port;
-    const inPod = new Node({
+    const inPod = new K8sIarnetNode(NS, {
       args: ['--mode', 'k8s'],
       env: {
         KUBERNETES_SERVICE_HOST: '127.0.0.1',

@@ -34,10 +34,15 @@ export class K8sIarnetNode {
   proc: RunningIarnet | undefined;
   token = '';
   readonly namespace: string;
+  readonly extra: { env?: Record<string, string>; args?: string[] };
 
-  /** `namespace`: the runner's default namespace (runner_kubernetes.namespace). */
-  constructor(namespace: string) {
+  /**
+   * `namespace`: the runner's default namespace (runner_kubernetes.namespace); `extra`: more
+   * environment and CLI arguments (e.g. in-cluster mode).
+   */
+  constructor(namespace: string, extra: { env?: Record<string, string>; args?: string[] } = {}) {
     this.namespace = namespace;
+    this.extra = extra;
     writeFileSync(
       this.configFile,
       'platform:\n  reconcile_interval: 1\n  start_grace: 5\nresources:\n  refresh_interval: 2\n',
@@ -47,7 +52,7 @@ export class K8sIarnetNode {
   async start(): Promise<void> {
     this.proc = await spawnIarnet(IARNET, {
       dataDir: this.dataDir,
-      args: ['--config', this.configFile],
+      args: ['--config', this.configFile, ...(this.extra.args ?? [])],
       env: {
         IARNET_ADMIN_PASSWORD: PASSWORD,
         IARNET_NODE_ID: this.nodeId,
@@ -56,6 +61,7 @@ export class K8sIarnetNode {
         IARNET_RESOURCE_LIMITS__GPU: '0',
         IARNET_RUNNER_KUBERNETES__NAMESPACE: this.namespace,
         IARNET_RUNNER_DOCKER__DEFAULT_SOCKET: join(this.dataDir, 'no-docker.sock'),
+        ...this.extra.env,
       },
     });
     const ready = await waitFor(
