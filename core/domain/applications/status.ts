@@ -128,6 +128,8 @@ export class StatusReader {
   readonly #d: StatusDeps;
   readonly #stats = new Map<string, StatsEntry>();
   readonly #logs = new Map<string, { at: number; value: Promise<ApplicationStatusOut['logs']> }>();
+  /** Ready copies of replicated workloads, by workload id (read like stats: cached for cache_ms). */
+  readonly #ready = new Map<string, { at: number; value: Promise<number | undefined> }>();
   #active = 0;
   readonly #waiting: (() => void)[] = [];
 
@@ -206,6 +208,28 @@ export class StatusReader {
     return { stats, netRate };
   }
 
+  /**
+   * Instances an allocation runs now: 1 for a container; for a replicated workload (a Kubernetes
+   * Deployment) the copies the engine reports ready, so a crash-looping pod shows as one instance
+   * short. When the engine does not answer in time, the booked copies.
+   */
+  async #instancesOf(a: Allocation): Promise<number> {
+    const booked = a.replicas ?? 1;
+    if (booked === 1) return 1;
+    const id = a.workloadId!;
+    const now = this.#now();
+    let entry = this.#ready.get(id);
+    if (!entry || now - entry.at > this.#d.cacheMs) {
+      const value = this.#limited(async () => {
+        const runner = await this.#runner(a.resourceId);
+        return (await runner?.inspect(id))?.replicas?.ready;
+      }).catch(() => undefined);
+      entry = { at: now, value };
+      this.#ready.set(id, entry);
+    }
+    return (await firstLook(entry.value)) ?? booked;
+  }
+
   async #recentLogs(appId: string, instances: Allocation[]): Promise<ApplicationStatusOut['logs']> {
     if (this.#d.logLines === 0) return [];
     if (!instances.length) {
@@ -242,6 +266,7 @@ export class StatusReader {
   /** Forget cached reads of containers that are gone (bounded memory). */
   prune(live: Set<string>): void {
     for (const id of this.#stats.keys()) if (!live.has(id)) this.#stats.delete(id);
+    for (const id of this.#ready.keys()) if (!live.has(id)) this.#ready.delete(id);
   }
 
   forget(appId: string): void {
@@ -250,7 +275,11 @@ export class StatusReader {
 
   async status(row: ApplicationRow, allocations: Allocation[]): Promise<ApplicationStatusOut> {
     const running = allocations.filter((a) => a.workloadId && a.state !== 'released');
-    const samples = await Promise.all(running.map((a) => this.#sample(a)));
+    const [samples, counts] = await Promise.all([
+      Promise.all(running.map((a) => this.#sample(a))),
+      Promise.all(running.map((a) => this.#instancesOf(a))),
+    ]);
+    const instances = counts.reduce((n, c) => n + c, 0);
     const logs = await this.#recentLogs(row.id, running);
     let cpuUsed = 0;
     let cpuAllotted = 0;
@@ -279,14 +308,14 @@ export class StatusReader {
       id: row.id,
       name: row.name,
       status: effectiveStatus(row.status, health, {
-        running: instanceCount(running),
+        running: instances,
         desired: row.instances,
       }),
       applicationStatus: row.status,
       ...(row.statusReason ? { statusReason: row.statusReason } : {}),
       uptime: formatUptime(uptimeSeconds),
       uptimeSeconds,
-      instances: instanceCount(running),
+      instances,
       desiredInstances: row.instances,
       runningOn: [...new Set(running.map((a) => a.resourceId))],
       cpu: cpuAllotted > 0 ? round1((cpuUsed / cpuAllotted) * 100) : 0,
