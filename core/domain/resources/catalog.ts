@@ -12,7 +12,7 @@
  * 'resource:changed' fires on every status change.
  */
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { ApiError, badRequest, conflict, type FieldError, notFound } from '../../kernel/errors.ts';
 import type { PluginHooks } from '../../kernel/hooks.ts';
 import type { Logger } from '../../kernel/logger.ts';
@@ -86,17 +86,12 @@ class Unusable extends Error {
 }
 
 /**
- * Every POST /run reads the resource list and its chosen row: prepared once, because Drizzle
- * otherwise rebuilds the SQL and SQLite re-prepares it on each call (bench/admission.ts).
+ * The resource list, prepared once: Drizzle otherwise rebuilds the SQL and SQLite re-prepares it
+ * on each call (bench/admission.ts).
  */
 function prepareReads(db: SqliteDb) {
   return {
     list: db.select().from(resources).orderBy(resources.createdAt, resources.id).prepare(),
-    row: db
-      .select()
-      .from(resources)
-      .where(eq(resources.id, sql.placeholder('id')))
-      .prepare(),
   };
 }
 
@@ -130,6 +125,9 @@ export class ResourceService implements ResourceCatalog {
   /** The last measured usage per resource (runners with usage()); memory only, refreshed with capacity. */
   readonly #measured = new Map<string, MeasuredUsage>();
   #closed = false;
+  /** The rows as last read (#rows), tagged with the write generation they were read in. */
+  #cache: { gen: number; rows: Promise<ResourceRow[]> } | undefined;
+  #gen = 0;
 
   constructor(opts: ResourceServiceOptions) {
     this.#o = opts;
@@ -148,8 +146,37 @@ export class ResourceService implements ResourceCatalog {
   // ---------------------------------------------------------------- ResourceCatalog
 
   async list(): Promise<ResourceRecord[]> {
-    const rows = (await this.#reads.list.all()) as ResourceRow[];
-    return rows.map((row) => this.#withMeasured(toRecord(row)));
+    return (await this.#rows()).map((row) => this.#withMeasured(toRecord(row)));
+  }
+
+  /**
+   * Every row, from memory while nothing was written since they were read. Every POST /run reads
+   * the list and its chosen row, and every write to this table goes through #write on this one
+   * process's connection, so the copy cannot go stale: each write drops it once committed. The
+   * generation makes a read that was in flight during a write never be kept.
+   */
+  #rows(): Promise<ResourceRow[]> {
+    if (this.#cache?.gen === this.#gen) return this.#cache.rows;
+    const gen = this.#gen;
+    // Frozen: the rows are shared by every caller until the next write.
+    const rows = Promise.resolve(this.#reads.list.all() as ResourceRow[] | Promise<ResourceRow[]>).then(
+      (list) => list.map((row) => Object.freeze(row)),
+    );
+    this.#cache = { gen, rows };
+    rows.catch(() => {
+      if (this.#cache?.rows === rows) this.#cache = undefined;
+    });
+    return rows;
+  }
+
+  /** A write transaction on the resources table: the in-memory rows are dropped once it ends. */
+  #write<T>(fn: (db: SqliteDb) => Promise<T>): Promise<T> {
+    return this.#o.storage.transaction(fn).finally(() => this.#dropRows());
+  }
+
+  #dropRows(): void {
+    this.#gen++;
+    this.#cache = undefined;
   }
 
   async get(id: string): Promise<ResourceRecord | undefined> {
@@ -252,7 +279,7 @@ export class ResourceService implements ResourceCatalog {
       updatedAt: now,
       lastUpdated: now,
     };
-    await this.#o.storage.transaction(async (db) => {
+    await this.#write(async (db) => {
       await assertNameFreeIn(db, input.name);
       await db.insert(resources).values(row);
     });
@@ -308,7 +335,7 @@ export class ResourceService implements ResourceCatalog {
     }
     if (outcome) Object.assign(set, outcomeColumns(outcome, now));
 
-    const updated = await this.#o.storage.transaction(async (db) => {
+    const updated = await this.#write(async (db) => {
       const [current] = await db.select().from(resources).where(eq(resources.id, id));
       if (!current) return undefined;
       if (set.name !== undefined && set.name !== current.name) await assertNameFreeIn(db, set.name);
@@ -335,7 +362,7 @@ export class ResourceService implements ResourceCatalog {
     if (!row) throw notFound(`Resource ${id}`);
     const record = toRecord(row);
     await this.#o.hooks.call('resource:deleting', record, { force: opts.force });
-    const deleted = await this.#o.storage.transaction(async (db) => {
+    const deleted = await this.#write(async (db) => {
       const [exists] = await db.select({ id: resources.id }).from(resources).where(eq(resources.id, id));
       if (!exists) return false;
       await db.delete(resources).where(eq(resources.id, id));
@@ -397,7 +424,7 @@ export class ResourceService implements ResourceCatalog {
     const namespace = detectedNamespace(type, detected);
     if (existing) {
       if (existing.url !== detected.url || existing.namespace !== namespace) {
-        await this.#o.storage.transaction(async (db) => {
+        await this.#write(async (db) => {
           await db
             .update(resources)
             .set({
@@ -426,7 +453,7 @@ export class ResourceService implements ResourceCatalog {
 
     const id = newResourceId();
     const now = Date.now();
-    const created = await this.#o.storage.transaction(async (db) => {
+    const created = await this.#write(async (db) => {
       const taken = new Set((await db.select({ name: resources.name }).from(resources)).map((r) => r.name));
       const base = BUILTIN_NAME[type];
       const name = [base, ...Array.from({ length: 8 }, (_, i) => `${base}-${i + 2}`)].find(
@@ -703,6 +730,9 @@ export class ResourceService implements ResourceCatalog {
   }
 
   async #refreshOnce(id: string): Promise<ResourceRecord> {
+    // A refresh (on the timer, or asked for) reads the row afresh too: a database changed under
+    // the running node (restored, edited) is noticed within one refresh interval.
+    this.#dropRows();
     const row = await this.#row(id);
     if (!row) throw notFound(`Resource ${id}`);
     if (this.#closed) return toRecord(row);
@@ -772,7 +802,7 @@ export class ResourceService implements ResourceCatalog {
   /** Store the outcome unless the resource was deleted or reconfigured meanwhile; notify on status change. */
   async #applyOutcome(row: ResourceRow, outcome: ProbeOutcome): Promise<void> {
     const set = outcomeColumns(outcome, Date.now());
-    const before = await this.#o.storage.transaction(async (db) => {
+    const before = await this.#write(async (db) => {
       const [current] = await db
         .select({ status: resources.status, configVersion: resources.configVersion })
         .from(resources)
@@ -800,8 +830,7 @@ export class ResourceService implements ResourceCatalog {
   }
 
   async #row(id: string): Promise<ResourceRow | undefined> {
-    const [row] = (await this.#reads.row.all({ id })) as ResourceRow[];
-    return row;
+    return (await this.#rows()).find((r) => r.id === id);
   }
 
   #credentialColumns(id: string, prepared: Prepared): Partial<NewResourceRow> {
