@@ -80,6 +80,7 @@ export default definePlugin({
       nodeId,
       logger: ctx.logger,
       startGraceMs: ctx.config.start_grace * 1000,
+      starting: (id) => runs.isStarting(id),
     });
 
     ctx.provide(LedgerReaderKey, ledger);

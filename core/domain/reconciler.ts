@@ -44,6 +44,8 @@ export class Reconciler {
    * reservation older than this belongs to a run that died with an earlier process.
    */
   readonly #bootAt = Date.now();
+  /** Whether this process is starting the allocation right now (RunService.isStarting). */
+  readonly #starting: (allocationId: string) => boolean;
   /** One pass per resource at a time; a request during a pass schedules one more pass. */
   readonly #running = new Map<string, Promise<ReconcileSummary>>();
   readonly #again = new Set<string>();
@@ -55,7 +57,13 @@ export class Reconciler {
     nodeId: string;
     logger: Logger;
     startGraceMs?: number;
+    /**
+     * Reservations this process is starting now: never leftovers, however long the engine takes
+     * (a first pod in a new namespace waits for its ServiceAccount; an image pull takes minutes).
+     */
+    starting?: (allocationId: string) => boolean;
   }) {
+    this.#starting = deps.starting ?? (() => false);
     this.#ledger = deps.ledger;
     this.#catalog = deps.catalog;
     this.#events = deps.events;
@@ -133,7 +141,12 @@ export class Reconciler {
     for (const a of active) {
       const w = byAlloc.get(a.id);
       if (!w) {
-        if (a.state === 'reserved' && Date.now() - Date.parse(a.createdAt) < this.#startGraceMs) continue;
+        if (
+          a.state === 'reserved' &&
+          (this.#starting(a.id) || Date.now() - Date.parse(a.createdAt) < this.#startGraceMs)
+        ) {
+          continue;
+        }
         if (
           await this.#ledger.release(a.id, a.state === 'reserved' ? 'start-abandoned' : 'vanished', 'removed')
         ) {
@@ -153,6 +166,7 @@ export class Reconciler {
         // gone it is removed and its quota released rather than committed to a container that
         // will never run.
         const created = Date.parse(a.createdAt);
+        if (this.#starting(a.id)) continue;
         if (created >= this.#bootAt && Date.now() - created < this.#startGraceMs) continue;
         try {
           await runner.remove(w.id);

@@ -106,6 +106,8 @@ export class RunService {
   readonly #nodeId: string;
   readonly #log: Logger;
   readonly #runnerType: (type: string) => RunnerFactory | undefined;
+  /** Allocations whose workload this process is starting (reserved, not yet committed or given up). */
+  readonly #starting = new Set<string>();
 
   constructor(deps: {
     ledger: QuotaLedger;
@@ -192,6 +194,7 @@ export class RunService {
       throw refusal;
     }
 
+    this.#starting.add(allocation.id);
     try {
       const runner = await this.#catalog.runner(allocation.resourceId);
       const workload = await runner.start({
@@ -232,7 +235,17 @@ export class RunService {
     } catch (e) {
       await this.#abandon(allocation, e);
       throw this.#startError(e, allocation);
+    } finally {
+      this.#starting.delete(allocation.id);
     }
+  }
+
+  /**
+   * Whether this process is starting the allocation's workload now. The reconciler leaves such
+   * reservations alone: only a reservation nobody is starting (its process died) is a leftover.
+   */
+  isStarting(allocationId: string): boolean {
+    return this.#starting.has(allocationId);
   }
 
   /** Why resources of this type can never run the request (field errors; empty: they can). */
