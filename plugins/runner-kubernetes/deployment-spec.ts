@@ -5,10 +5,11 @@
  *
  *  - The pod template is the single-pod workload's (pod-spec.ts: requests = limits, no host
  *    access, no token), with restartPolicy Always, the only one a Deployment allows.
- *  - Its pods carry the workload's labels except `iarnet.alloc` and `iarnet.node`, plus
- *    `iarnet.replica-of: <deployment>`: every pod listing and the pod watch select on
- *    `iarnet.alloc`, so a replica is never taken for a workload of its own (the reconciler would
- *    otherwise see N workloads claiming one allocation).
+ *  - Its pods carry the workload's labels except `iarnet.alloc`, plus
+ *    `iarnet.replica-of: <deployment>`: workload listings select on `iarnet.alloc`, so a replica
+ *    is never taken for a workload of its own (the reconciler would otherwise see N workloads
+ *    claiming one allocation). The pod watch selects on `iarnet.node`, so a replica that exits or
+ *    vanishes still prompts its node to look at the Deployment at once.
  *  - Rolling updates never surge (maxSurge 0, maxUnavailable 1): a restart replaces pods one by
  *    one without ever running more pods than the allocation books.
  */
@@ -27,7 +28,7 @@ export function buildDeployment(
   opts: { terminationGraceSeconds?: number } = {},
 ): V1Deployment {
   const pod = buildPod({ ...spec, restartPolicy: 'always' }, namespace, opts);
-  const { [LABELS.alloc]: _alloc, [LABELS.node]: _node, ...shared } = spec.labels;
+  const { [LABELS.alloc]: _alloc, ...shared } = spec.labels;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

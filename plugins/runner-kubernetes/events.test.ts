@@ -77,6 +77,33 @@ describe('pod watch', () => {
     expect(calls.slice(0, 3)).toEqual(['list', 'watch@10', 'list']);
   });
 
+  it("a Deployment's pod speaks for its Deployment: events carry the Deployment's name", async () => {
+    const replica = (name: string, phase: string): V1Pod => ({
+      ...pod(name, phase),
+      metadata: {
+        name,
+        labels: { 'iarnet.node': 'n1', 'iarnet.replica-of': 'iarnet-a1' },
+        resourceVersion: '1',
+      },
+    });
+    const { source } = fakeSource({
+      lists: [() => ({ items: [replica('iarnet-a1-x-1', 'Running')], resourceVersion: '10' })],
+      watches: [
+        (emit) => {
+          emit('MODIFIED', replica('iarnet-a1-x-1', 'Failed'));
+          emit('DELETED', replica('iarnet-a1-x-1', 'Failed'));
+        },
+      ],
+    });
+    const events = await collect(source, 4);
+    expect(events.map((e) => `${e.type}${'id' in e ? `:${e.id}` : ''}`)).toEqual([
+      'engine:connected',
+      'workload:started:iarnet-a1',
+      'workload:exited:iarnet-a1',
+      'workload:removed:iarnet-a1',
+    ]);
+  });
+
   it('reports a deleted pod, and pods that vanished while the watch was down', async () => {
     const { source } = fakeSource({
       lists: [

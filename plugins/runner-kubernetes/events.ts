@@ -9,6 +9,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { LABELS, type RunnerEvent, type WorkloadState } from '../../core/slots/runner.ts';
 import { linkSignals } from './abort.ts';
+import { REPLICA_OF } from './deployment-spec.ts';
 import { podState, toWorkloadInfo } from './pod-spec.ts';
 
 export interface PodWatchSource {
@@ -115,15 +116,18 @@ export async function* watchPodEvents(
 
   const see = (type: string, pod: V1Pod) => {
     const name = pod.metadata?.name;
-    if (!name || !pod.metadata?.labels?.[LABELS.alloc]) return;
+    const labels = pod.metadata?.labels;
+    if (!name || !labels?.[LABELS.node]) return;
+    // A Deployment's pod speaks for its Deployment (the workload); its own name is no workload id.
+    const id = labels[REPLICA_OF] ?? name;
     if (type === 'DELETED') {
       known.delete(name);
-      queue.push({ type: 'workload:removed', id: name, labels: { ...pod.metadata.labels }, at: now() });
+      queue.push({ type: 'workload:removed', id, labels: { ...labels }, at: now() });
       return;
     }
     const ev = transition(known.get(name)?.state, pod, now());
-    known.set(name, { state: podState(pod), labels: { ...pod.metadata.labels } });
-    if (ev) queue.push(ev);
+    known.set(name, { state: podState(pod), labels: { ...labels } });
+    if (ev) queue.push({ ...ev, id } as RunnerEvent);
   };
 
   const disconnected = (reason: string) => {
@@ -148,7 +152,12 @@ export async function* watchPodEvents(
         for (const [name, k] of known) {
           if (!seen.has(name)) {
             known.delete(name);
-            queue.push({ type: 'workload:removed', id: name, labels: k.labels, at: now() });
+            queue.push({
+              type: 'workload:removed',
+              id: k.labels[REPLICA_OF] ?? name,
+              labels: k.labels,
+              at: now(),
+            });
           }
         }
         backoff = opts.backoffInitialMs;

@@ -593,14 +593,14 @@ export class KubernetesRunner implements Runner {
       {
         list: async () => {
           const pods = await this.call('list pods', () =>
-            this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: LABELS.alloc }),
+            this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: LABELS.node }),
           );
           return { items: pods.items, resourceVersion: pods.metadata?.resourceVersion ?? '' };
         },
         watch: (resourceVersion, timeoutSeconds, onEvent, done) =>
           watch.watch(
             path,
-            { labelSelector: LABELS.alloc, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+            { labelSelector: LABELS.node, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
             onEvent,
             done,
           ),

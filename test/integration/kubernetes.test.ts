@@ -551,7 +551,10 @@ suite('kubernetes runner against a real API server', () => {
       expect(await podsOf(NS)).toEqual([]);
 
       const stop = await node.json(`/api/containers/${res.body.allocation_id}/stop`, { method: 'POST' });
-      expect(stop.status).toBeLessThan(300);
+      expect(
+        stop.status,
+        `${JSON.stringify(stop.body)}\n${JSON.stringify(node.proc?.logs.slice(-25), null, 1)}`,
+      ).toBeLessThan(300);
       await expect(
         k.core.readNamespacedPod({ name: res.body.container_id, namespace: OTHER }),
       ).rejects.toMatchObject({ code: 404 });
