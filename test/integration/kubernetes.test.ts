@@ -364,7 +364,7 @@ suite('kubernetes runner against a real API server', () => {
     expect(await active()).toEqual([]);
   });
 
-  it('a ResourceQuota in the namespace refusing the pod answers 503 with its details, booking nothing', async () => {
+  it('a ResourceQuota in the namespace refusing a pod (or a Deployment’s pod) answers 503 with its details, booking nothing', async () => {
     await k.core.createNamespacedResourceQuota({
       namespace: NS,
       body: {
@@ -395,6 +395,36 @@ suite('kubernetes runner against a real API server', () => {
       ).toMatchObject({
         status: 200,
       });
+
+      // A Deployment whose second pod the quota refuses: the ReplicaSet's refusal is the answer,
+      // and the Deployment (with the pod it did get) is gone again, nothing booked.
+      const apps = k.admin.makeApiClient(AppsV1Api);
+      const created = await node.json('/api/applications', {
+        method: 'POST',
+        body: {
+          name: 'over-cluster-quota',
+          type: 'worker',
+          image: 'busybox:latest',
+          resources: { cpu: 0.75, memory: 0.25 },
+          instances: 2,
+        },
+      });
+      expect(created.status).toBe(201);
+      const deployed = await node.json(`/api/applications/${created.body.id}/deploy`, { method: 'POST' });
+      expect(deployed.status, JSON.stringify(deployed.body)).toBe(503);
+      expect(deployed.body.code).toBe('CLUSTER_QUOTA_EXCEEDED');
+      expect(deployed.body.details).toContain('exceeded quota: iarnet-guard');
+      expect(
+        (await apps.listNamespacedDeployment({ namespace: NS, labelSelector: 'iarnet.alloc' })).items,
+      ).toEqual([]);
+      await waitFor(ourPods, (ps) => ps.length === 0);
+      expect(await ourPods()).toEqual([]);
+      expect(await active()).toEqual([]);
+      expect(await quota()).toMatchObject({ cpu: 0, memory: 0 });
+      expect((await node.json(`/api/applications/${created.body.id}`)).body.status).toBe('error');
+      expect(
+        (await node.json(`/api/applications/${created.body.id}`, { method: 'DELETE' })).status,
+      ).toBeLessThan(300);
     } finally {
       await k.core.deleteNamespacedResourceQuota({ name: 'iarnet-guard', namespace: NS });
     }
