@@ -3,6 +3,7 @@
  * starting it: the reconciler must neither remove its half-started workload nor release its
  * reservation (it did, when a first pod in a new Kubernetes namespace waited for its
  * ServiceAccount). Real ledger on SQLite; a runner whose start waits until the test lets it go.
+ * Also: a Deployment found without its allocation is adopted as one allocation of all its copies.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../core/domain/events.ts';
@@ -120,5 +121,48 @@ describe('reconciler and runs still starting', () => {
     expect((await t.ledger.get(reserved!.id))?.state).toBe('released');
     t.release();
     await run.catch(() => undefined);
+  });
+});
+
+describe('reconciler adoption of a replicated workload', () => {
+  it('books a Deployment found without its allocation as one allocation of all its copies', async () => {
+    const opened = await openTestStorage();
+    closers.push(opened.close);
+    await opened.storage.migrate('ledger', new URL('../../core/domain/ledger/migrations', import.meta.url));
+    const ledger = new QuotaLedger(opened.storage, 'node-test', { cpuMilli: 8000, memory: 16 * GiB, gpu: 0 });
+    const deployment: WorkloadInfo = {
+      id: 'iarnet-afeedface00000001',
+      name: 'iarnet-afeedface00000001',
+      image: 'busybox',
+      state: 'running',
+      labels: { 'iarnet.node': 'node-test', 'iarnet.alloc': 'afeedface00000001', 'iarnet.app': 'app_1' },
+      // What a replicated workload reports: the total of its copies.
+      resources: { cpu: 0.75, memory: 3 * GiB, gpu: 0 },
+      createdAt: new Date().toISOString(),
+      ports: [],
+      replicas: { desired: 3, ready: 3 },
+    };
+    const reconciler = new Reconciler({
+      ledger,
+      catalog: {
+        runner: async () => ({ list: async () => [deployment] }),
+        get: async () => ({ status: 'connected' }),
+      } as never,
+      events: new EventBus(),
+      nodeId: 'node-test',
+      logger: silentLogger(),
+    });
+    const summary = await reconciler.reconcile('r1');
+    expect(summary.adopted).toBe(1);
+    expect(await ledger.get('afeedface00000001')).toMatchObject({
+      state: 'committed',
+      cpuMilli: 750,
+      memory: 3 * GiB,
+      replicas: 3,
+      appId: 'app_1',
+      workloadId: deployment.id,
+    });
+    // Adopted once: a second pass finds it booked.
+    expect((await reconciler.reconcile('r1')).adopted).toBe(0);
   });
 });
