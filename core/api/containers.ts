@@ -22,6 +22,8 @@ export interface ContainerApiDeps {
   catalog: ResourceCatalog;
   /** Runs this node placed on peers (listed with their node; the peer's ledger books them). */
   remote?: () => Promise<RemoteContainer[]>;
+  /** Stop or delete such a run on its peer; undefined when `ref` is none of them. */
+  remoteControl?: (op: 'stop' | 'remove', ref: string) => Promise<RemoteContainer | 'removed' | undefined>;
 }
 
 /** A run placed on a peer, in the list's shape: its state lives on that node. */
@@ -32,8 +34,9 @@ export function toRemoteContainer(r: RemoteContainer) {
     name: `on ${r.nodeId}`,
     image: r.image,
     ...(r.command ? { command: r.command } : {}),
-    status: 'remote',
-    allocation: 'committed' as const,
+    // Its live state is the peer's; this node knows whether it stopped it there.
+    status: r.stoppedAt ? 'exited' : 'remote',
+    allocation: r.stoppedAt ? ('released' as const) : ('committed' as const),
     resourceId: r.resourceId,
     nodeId: r.nodeId,
     createdAt: r.createdAt,
@@ -115,33 +118,48 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
         errors: {
           ...missing,
           409: 'Not possible in the container’s state',
-          502: 'The engine refused',
-          503: 'The resource is unreachable',
+          502: 'The engine (or the peer running it) refused',
+          503: 'The resource (or the peer running it) is unreachable',
         },
       }),
       requireRole('operator'),
       ref,
       async (c) => {
-        const a = await find(c.req.valid('param').id);
+        const id = c.req.valid('param').id;
+        const a = await deps.ledger.find(id);
+        if (!a && verb === 'stop') {
+          // A run this node placed on a peer is stopped there.
+          const remote = await deps.remoteControl?.('stop', id);
+          if (remote && remote !== 'removed') return c.json(toRemoteContainer(remote));
+        }
+        if (!a) throw notFound(`Container ${id}`);
         await deps.runs[verb](a);
         return c.json(toContainer((await deps.ledger.get(a.id)) ?? a));
       },
     );
-  action('stop', 'Stop a container and release its quota');
+  action('stop', 'Stop a container and release its quota (a run placed on a peer is stopped there)');
   action('restart', 'Restart a running container (keeps its allocation)');
 
   app.delete(
     '/api/containers/:id',
     describe({
-      summary: 'Delete a container (stops it first) and release its quota',
+      summary:
+        'Delete a container (stops it first) and release its quota; a run placed on a peer is deleted there',
       tags,
       responses: { 204: { description: 'Deleted' } },
-      errors: { ...missing, 502: 'The engine refused', 503: 'The resource is unreachable' },
+      errors: {
+        ...missing,
+        502: 'The engine (or the peer running it) refused',
+        503: 'The resource (or the peer running it) is unreachable',
+      },
     }),
     requireRole('operator'),
     ref,
     async (c) => {
-      await deps.runs.remove(await find(c.req.valid('param').id));
+      const id = c.req.valid('param').id;
+      const a = await deps.ledger.find(id);
+      if (a) await deps.runs.remove(a);
+      else if (!(await deps.remoteControl?.('remove', id))) throw notFound(`Container ${id}`);
       return c.body(null, 204);
     },
   );

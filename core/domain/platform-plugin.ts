@@ -89,6 +89,7 @@ export default definePlugin({
     ctx.hooks.define('run:validate', 'serial');
     ctx.hooks.define('run:overflow', 'first');
     ctx.hooks.define('containers:remote', 'waterfall');
+    ctx.hooks.define('containers:remote-control', 'first');
     const remote = () => ctx.hooks.call('containers:remote', []);
 
     // Deleting a resource: refuse while its containers hold quota, unless forced.
@@ -145,7 +146,13 @@ export default definePlugin({
         lastReconciled: () => reconciler.lastPassAt,
         remote,
       });
-      containerRoutes(app, { ledger, runs, catalog, remote });
+      containerRoutes(app, {
+        ledger,
+        runs,
+        catalog,
+        remote,
+        remoteControl: (op, ref) => ctx.hooks.call('containers:remote-control', op, ref),
+      });
       eventRoutes(app, events, {
         upgradeWebSocket: ctx.runtime.upgradeWebSocket,
         authenticate: (request) => ctx.hooks.call('auth:authenticate', request),

@@ -64,6 +64,8 @@ export interface RemoteContainer {
   gpu: number;
   /** ISO time of the placement. */
   createdAt: string;
+  /** ISO time this node stopped it on the peer, when it did. */
+  stoppedAt?: string;
 }
 
 declare module '../kernel/hooks.ts' {
@@ -81,6 +83,11 @@ declare module '../kernel/hooks.ts' {
     >;
     /** Runs placed on peers, for this node's container list and /status (each handler appends). */
     'containers:remote': WaterfallHook<RemoteContainer[]>;
+    /**
+     * Stop or delete a run this node placed on a peer (`ref`: its container or allocation id).
+     * undefined: `ref` is not such a run. Otherwise the run after a stop, or 'removed'.
+     */
+    'containers:remote-control': FirstHook<[op: 'stop' | 'remove', ref: string], RemoteContainer | 'removed'>;
   }
 }
 

@@ -8,6 +8,7 @@ import ipaddr from 'ipaddr.js';
 import { AddressPolicy } from '../../core/domain/address-policy.ts';
 import type { ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
 import type { PlaceRunResponse__Output } from '../../proto/generated/PlaceRunResponse.ts';
+import type { StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import { splitHostPort } from './address.ts';
 import type { ExchangeTransport } from './gossiper.ts';
 import type { PeerWire } from './wire.ts';
@@ -124,6 +125,10 @@ export class PeerClients implements ExchangeTransport {
 
   placeRun(addr: string, req: object, timeoutMs?: number): Promise<PlaceRunResponse__Output> {
     return this.#call('PlaceRun', addr, req, timeoutMs);
+  }
+
+  stopRun(addr: string, req: object, timeoutMs?: number): Promise<StopRunResponse__Output> {
+    return this.#call('StopRun', addr, req, timeoutMs);
   }
 
   /** Close channels to addresses not in `keep`. */

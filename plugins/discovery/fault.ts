@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
 import type { PlaceRunResponse__Output } from '../../proto/generated/PlaceRunResponse.ts';
+import type { StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import type { PeerClients } from './client.ts';
 
 export class DropList {
@@ -72,5 +73,10 @@ export class FaultyClients {
   placeRun(addr: string, req: object, timeoutMs?: number): Promise<PlaceRunResponse__Output> {
     if (this.#drop.has(addr)) return Promise.reject(dropped(addr));
     return this.#inner.placeRun(addr, req, timeoutMs);
+  }
+
+  stopRun(addr: string, req: object, timeoutMs?: number): Promise<StopRunResponse__Output> {
+    if (this.#drop.has(addr)) return Promise.reject(dropped(addr));
+    return this.#inner.stopRun(addr, req, timeoutMs);
   }
 }

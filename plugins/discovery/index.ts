@@ -28,6 +28,7 @@ import { DropList, FaultyClients } from './fault.ts';
 import { Gossiper } from './gossiper.ts';
 import { type Member, Membership, type MembershipEvent, type ResourceSummary } from './membership.ts';
 import { Placement } from './placement.ts';
+import { RemoteControl } from './remote-control.ts';
 import { RemoteRuns } from './remote-runs.ts';
 import { discoveryRoutes } from './routes.ts';
 import { PeerServer, serverCredentials } from './server.ts';
@@ -230,6 +231,24 @@ export default definePlugin({
       logger: log,
       timeoutMs: Math.max(cfg.rpc_timeout_ms, 30_000),
     });
+    // Runs placed from here can be stopped from here; the peer obeys only the node that placed them.
+    const ledgerReader = ctx.tryUse(LedgerReaderKey);
+    const remoteRuns = runs ? new RemoteRuns(ctx.use(StorageKey)) : undefined;
+    const remoteControl =
+      runs && remoteRuns && ledgerReader
+        ? new RemoteControl({
+            membership,
+            clients: transport,
+            wire,
+            ...(auth ? { auth } : {}),
+            runs,
+            allocation: (id) => ledgerReader.get(id),
+            remoteRuns,
+            nodeId,
+            logger: log,
+            timeoutMs: Math.max(cfg.rpc_timeout_ms, 30_000),
+          })
+        : undefined;
     const server = new PeerServer({
       wire,
       gossiper,
@@ -241,13 +260,12 @@ export default definePlugin({
         intervalMs: cfg.gossip_interval_ms,
       }),
       ...(runs ? { placeRun: (req) => placement.handlePlaceRun(req) } : {}),
+      ...(runs && remoteControl ? { stopRun: (req) => remoteControl!.handleStopRun(req) } : {}),
       onRefused: (method, peer, e) => noteRefusal(method, peer, e),
     });
-    if (runs) {
+    if (runs && remoteRuns) {
       // Runs placed on peers are recorded here, so this node's container list and /status show them.
-      const storage = ctx.use(StorageKey);
-      await storage.migrate('discovery', new URL('./migrations/', import.meta.url));
-      const remoteRuns = new RemoteRuns(storage);
+      await ctx.use(StorageKey).migrate('discovery', new URL('./migrations/', import.meta.url));
       ctx.hooks.on('run:overflow', async (req, principal) => {
         const placed = await placement.overflow(req, principal);
         if (placed) {
@@ -258,6 +276,7 @@ export default definePlugin({
         return placed;
       });
       ctx.hooks.on('containers:remote', async (list) => [...list, ...(await remoteRuns.list())]);
+      ctx.hooks.on('containers:remote-control', (op, ref) => remoteControl!.control(op, ref));
     }
 
     // Resource summary from the ledger (limits from config, current from active allocations).

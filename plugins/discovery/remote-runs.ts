@@ -3,10 +3,10 @@
  * 'containers:remote' hook so GET /api/containers and /status list them with their node. Bounded:
  * the oldest records beyond `max` are dropped.
  */
-import { desc, lt } from 'drizzle-orm';
+import { desc, eq, lt, sql } from 'drizzle-orm';
 import type { RemoteContainer, RemotePlacement, RunRequest } from '../../core/domain/runs.ts';
 import type { Storage } from '../../core/slots/storage.ts';
-import { remoteRuns } from './schema.ts';
+import { type RemoteRunRow, remoteRuns } from './schema.ts';
 
 export class RemoteRuns {
   readonly #storage: Storage;
@@ -47,17 +47,53 @@ export class RemoteRuns {
 
   async list(): Promise<RemoteContainer[]> {
     const rows = await this.#storage.db.select().from(remoteRuns).orderBy(desc(remoteRuns.createdAt));
-    return rows.map((r) => ({
-      nodeId: r.nodeId,
-      containerId: r.containerId,
-      allocationId: r.allocationId,
-      resourceId: r.resourceId,
-      image: r.image,
-      ...(r.command ? { command: JSON.parse(r.command) as string[] } : {}),
-      cpuMilli: r.cpuMilli,
-      memory: r.memory,
-      gpu: r.gpu,
-      createdAt: new Date(r.createdAt).toISOString(),
-    }));
+    return rows.map(toRemote);
   }
+
+  /** The run placed from here with this container id (or a 12+ character prefix) or allocation id. */
+  async find(ref: string): Promise<RemoteContainer | undefined> {
+    const [byAlloc] = await this.#storage.db
+      .select()
+      .from(remoteRuns)
+      .where(eq(remoteRuns.allocationId, ref));
+    if (byAlloc) return toRemote(byAlloc);
+    if (ref.length < 12) return undefined;
+    const rows = await this.#storage.db
+      .select()
+      .from(remoteRuns)
+      .where(sql`${remoteRuns.containerId} like ${`${ref.replace(/[%_\\]/g, '')}%`}`);
+    return rows.length === 1 ? toRemote(rows[0]!) : undefined;
+  }
+
+  /** Stopped on the peer: listed as exited from now on. */
+  async markStopped(allocationId: string, now = Date.now()): Promise<RemoteContainer | undefined> {
+    return this.#storage.transaction(async (db) => {
+      await db.update(remoteRuns).set({ stoppedAt: now }).where(eq(remoteRuns.allocationId, allocationId));
+      const [row] = await db.select().from(remoteRuns).where(eq(remoteRuns.allocationId, allocationId));
+      return row ? toRemote(row) : undefined;
+    });
+  }
+
+  /** Deleted on the peer: no longer listed. */
+  async forget(allocationId: string): Promise<void> {
+    await this.#storage.transaction(async (db) => {
+      await db.delete(remoteRuns).where(eq(remoteRuns.allocationId, allocationId));
+    });
+  }
+}
+
+function toRemote(r: RemoteRunRow): RemoteContainer {
+  return {
+    nodeId: r.nodeId,
+    containerId: r.containerId,
+    allocationId: r.allocationId,
+    resourceId: r.resourceId,
+    image: r.image,
+    ...(r.command ? { command: JSON.parse(r.command) as string[] } : {}),
+    cpuMilli: r.cpuMilli,
+    memory: r.memory,
+    gpu: r.gpu,
+    createdAt: new Date(r.createdAt).toISOString(),
+    ...(r.stoppedAt ? { stoppedAt: new Date(r.stoppedAt).toISOString() } : {}),
+  };
 }

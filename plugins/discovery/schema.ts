@@ -26,6 +26,8 @@ export const remoteRuns = sqliteTable(
     /** Who asked (principal id on this node). */
     owner: text('owner').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** When this node stopped it on the peer (StopRun); null while it runs. */
+    stoppedAt: integer('stopped_at'),
   },
   (t) => [index('discovery_remote_runs_created').on(t.createdAt)],
 );

@@ -7,6 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExchangeRequest__Output } from '../../proto/generated/ExchangeRequest.ts';
 import type { PlaceRunRequest__Output } from '../../proto/generated/PlaceRunRequest.ts';
 import type { PlaceRunResponse } from '../../proto/generated/PlaceRunResponse.ts';
+import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
+import type { StopRunResponse } from '../../proto/generated/StopRunResponse.ts';
 import type { PeerBudget } from './budget.ts';
 import type { TlsFiles } from './client.ts';
 import { type Gossiper, GossipRefused } from './gossiper.ts';
@@ -55,6 +57,8 @@ export interface PeerServerOptions {
   budget?: PeerBudget;
   /** Phase 2; absent → UNIMPLEMENTED. */
   placeRun?: (req: PlaceRunRequest__Output) => Promise<PlaceRunResponse>;
+  /** Stopping runs placed here by their origin; absent → UNIMPLEMENTED. */
+  stopRun?: (req: StopRunRequest__Output) => Promise<StopRunResponse>;
   onRefused?: (method: string, peer: string, e: Error) => void;
 }
 
@@ -82,6 +86,28 @@ export class PeerServer {
       const verdict = opts.budget.take(senderKey(req, call), wireBytes(req));
       if (!verdict.ok) throw new GossipRefused('throttled', `sender throttled: ${verdict.reason}`);
     };
+    /** A unary method served by `handler` (UNIMPLEMENTED when absent), charged to its sender. */
+    const unary =
+      <Req extends { sender_id?: string }>(
+        method: string,
+        handler: ((req: Req) => Promise<unknown>) | undefined,
+      ) =>
+      (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        if (!handler) {
+          cb({ code: grpc.status.UNIMPLEMENTED, details: `this node does not serve ${method}` });
+          return;
+        }
+        try {
+          charge(call.request, call);
+        } catch (e) {
+          cb(fail(method, call, e));
+          return;
+        }
+        handler(call.request).then(
+          (res) => cb(null, res),
+          (e) => cb(fail(method, call, e)),
+        );
+      };
     this.#server.addService(opts.wire.service, {
       ExchangePeers: (
         call: grpc.ServerUnaryCall<ExchangeRequest__Output, unknown>,
@@ -94,25 +120,8 @@ export class PeerServer {
           cb(fail('ExchangePeers', call, e));
         }
       },
-      PlaceRun: (
-        call: grpc.ServerUnaryCall<PlaceRunRequest__Output, unknown>,
-        cb: grpc.sendUnaryData<unknown>,
-      ) => {
-        if (!opts.placeRun) {
-          cb({ code: grpc.status.UNIMPLEMENTED, details: 'this node does not take runs from peers' });
-          return;
-        }
-        try {
-          charge(call.request, call);
-        } catch (e) {
-          cb(fail('PlaceRun', call, e));
-          return;
-        }
-        opts.placeRun(call.request).then(
-          (res) => cb(null, res),
-          (e) => cb(fail('PlaceRun', call, e)),
-        );
-      },
+      PlaceRun: unary('PlaceRun', opts.placeRun),
+      StopRun: unary('StopRun', opts.stopRun),
     });
   }
 

@@ -34,12 +34,14 @@ export function protoPath(): string {
 export const WIRE_BYTES = Symbol('wireBytes');
 export const wireBytes = (msg: object): number => (msg as { [WIRE_BYTES]?: number })[WIRE_BYTES] ?? 0;
 
+export type PeerMethod = 'ExchangePeers' | 'PlaceRun' | 'StopRun';
+
 export interface PeerWire {
   service: grpc.ServiceDefinition;
   Client: grpc.ServiceClientConstructor;
   /** Encoding of a request/response without its auth field: what the HMAC covers. */
-  encodeRequest(method: 'ExchangePeers' | 'PlaceRun', msg: object): Buffer;
-  encodeResponse(method: 'ExchangePeers' | 'PlaceRun', msg: object): Buffer;
+  encodeRequest(method: PeerMethod, msg: object): Buffer;
+  encodeResponse(method: PeerMethod, msg: object): Buffer;
 }
 
 /**

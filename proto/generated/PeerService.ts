@@ -6,6 +6,8 @@ import type { ExchangeRequest as _ExchangeRequest, ExchangeRequest__Output as _E
 import type { ExchangeResponse as _ExchangeResponse, ExchangeResponse__Output as _ExchangeResponse__Output } from './ExchangeResponse.ts';
 import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _PlaceRunRequest__Output } from './PlaceRunRequest.ts';
 import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
+import type { StopRunRequest as _StopRunRequest, StopRunRequest__Output as _StopRunRequest__Output } from './StopRunRequest.ts';
+import type { StopRunResponse as _StopRunResponse, StopRunResponse__Output as _StopRunResponse__Output } from './StopRunResponse.ts';
 
 export interface PeerServiceClient extends grpc.Client {
   /**
@@ -44,6 +46,23 @@ export interface PeerServiceClient extends grpc.Client {
   placeRun(argument: _PlaceRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
   placeRun(argument: _PlaceRunRequest, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
+   * control of what it placed. Refused for runs another node placed.
+   */
+  StopRun(argument: _StopRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  StopRun(argument: _StopRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  StopRun(argument: _StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  StopRun(argument: _StopRunRequest, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
+   * control of what it placed. Refused for runs another node placed.
+   */
+  stopRun(argument: _StopRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _StopRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _StopRunRequest, callback: grpc.requestCallback<_StopRunResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
@@ -60,9 +79,16 @@ export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
    */
   PlaceRun: grpc.handleUnaryCall<_PlaceRunRequest__Output, _PlaceRunResponse>;
   
+  /**
+   * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
+   * control of what it placed. Refused for runs another node placed.
+   */
+  StopRun: grpc.handleUnaryCall<_StopRunRequest__Output, _StopRunResponse>;
+  
 }
 
 export interface PeerServiceDefinition extends grpc.ServiceDefinition {
   ExchangePeers: MethodDefinition<_ExchangeRequest, _ExchangeResponse, _ExchangeRequest__Output, _ExchangeResponse__Output>
   PlaceRun: MethodDefinition<_PlaceRunRequest, _PlaceRunResponse, _PlaceRunRequest__Output, _PlaceRunResponse__Output>
+  StopRun: MethodDefinition<_StopRunRequest, _StopRunResponse, _StopRunRequest__Output, _StopRunResponse__Output>
 }

@@ -11,6 +11,8 @@ import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _P
 import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
 import type { ResourceAmounts as _ResourceAmounts, ResourceAmounts__Output as _ResourceAmounts__Output } from './ResourceAmounts.ts';
 import type { ResourceSummary as _ResourceSummary, ResourceSummary__Output as _ResourceSummary__Output } from './ResourceSummary.ts';
+import type { StopRunRequest as _StopRunRequest, StopRunRequest__Output as _StopRunRequest__Output } from './StopRunRequest.ts';
+import type { StopRunResponse as _StopRunResponse, StopRunResponse__Output as _StopRunResponse__Output } from './StopRunResponse.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -28,5 +30,7 @@ export interface ProtoGrpcType {
   PlaceRunResponse: MessageTypeDefinition<_PlaceRunResponse, _PlaceRunResponse__Output>
   ResourceAmounts: MessageTypeDefinition<_ResourceAmounts, _ResourceAmounts__Output>
   ResourceSummary: MessageTypeDefinition<_ResourceSummary, _ResourceSummary__Output>
+  StopRunRequest: MessageTypeDefinition<_StopRunRequest, _StopRunRequest__Output>
+  StopRunResponse: MessageTypeDefinition<_StopRunResponse, _StopRunResponse__Output>
 }
 

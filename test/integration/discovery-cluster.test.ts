@@ -309,6 +309,44 @@ describe.skipIf(!loopbackAliases || !dockerEnv.ok)('discovery: placing a run on 
     );
   });
 
+  it('the origin stops and deletes a run it placed on a peer; the peer releases its quota', async () => {
+    const res = await small.call('/run', {
+      method: 'POST',
+      body: { image: TEST_IMAGE, command: ['sleep', '300'], cpu: 0.25, memory: 0.125 },
+    });
+    const placed = await res.json();
+    expect(res.status, JSON.stringify(placed)).toBe(202);
+    expect(placed.node_id).toBe('place-b');
+    const peerCpu = async () => (await (await roomy.call('/resources')).json()).current.cpu as number;
+    const before = await peerCpu();
+
+    // Stopped from the origin, by its container id: stopped on the peer, quota released there.
+    const stopped = await small.call(`/api/containers/${placed.container_id}/stop`, { method: 'POST' });
+    const stoppedBody = await stopped.json();
+    expect(stopped.status, JSON.stringify(stoppedBody)).toBe(200);
+    expect(stoppedBody).toMatchObject({ nodeId: 'place-b', status: 'exited', allocation: 'released' });
+    expect(await peerCpu()).toBeCloseTo(before - 0.25);
+    const onPeer = (await (await roomy.call(`/api/containers/${placed.allocation_id}`)).json()) as {
+      allocation: string;
+    };
+    expect(onPeer.allocation).toBe('released');
+    // Stopping again is not an error (the peer finds it stopped).
+    expect(
+      (await small.call(`/api/containers/${placed.allocation_id}/stop`, { method: 'POST' })).status,
+    ).toBe(200);
+
+    // Deleted from the origin: gone on both nodes.
+    expect((await small.call(`/api/containers/${placed.allocation_id}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    const originList = (await (await small.call('/api/containers')).json()) as { items: { id: string }[] };
+    expect(originList.items.map((i) => i.id)).not.toContain(placed.container_id);
+    expect((await roomy.call(`/api/containers/${placed.allocation_id}`)).status).toBe(404);
+    expect(
+      (await small.call(`/api/containers/${placed.allocation_id}/stop`, { method: 'POST' })).status,
+    ).toBe(404);
+  });
+
   it('a run that fits nowhere keeps the local 503', async () => {
     const res = await small.call('/run', {
       method: 'POST',

@@ -818,6 +818,7 @@ describe('catalog service', () => {
         ctx.provide(LedgerReaderKey, {
           usageByResource: async () => usage,
           activeOn: async () => [],
+          get: async () => undefined,
         } satisfies LedgerReader);
       },
     }) as AnyPlugin;

@@ -56,6 +56,8 @@ export interface LedgerReader {
   usageByResource(): Promise<Map<string, Usage>>;
   /** Active allocations on one resource. */
   activeOn(resourceId: string): Promise<Allocation[]>;
+  /** One allocation by id, in any state. */
+  get(id: string): Promise<Allocation | undefined>;
 }
 
 export const LedgerReaderKey = serviceKey<LedgerReader>('ledger');

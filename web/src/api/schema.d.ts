@@ -286,7 +286,7 @@ export interface paths {
         get: operations["getApiContainersById"];
         put?: never;
         post?: never;
-        /** Delete a container (stops it first) and release its quota */
+        /** Delete a container (stops it first) and release its quota; a run placed on a peer is deleted there */
         delete: operations["deleteApiContainersById"];
         options?: never;
         head?: never;
@@ -353,7 +353,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Stop a container and release its quota */
+        /** Stop a container and release its quota (a run placed on a peer is stopped there) */
         post: operations["postApiContainersByIdStop"];
         delete?: never;
         options?: never;
@@ -3190,7 +3190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The engine refused */
+            /** @description The engine (or the peer running it) refused */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3199,7 +3199,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The resource is unreachable */
+            /** @description The resource (or the peer running it) is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3401,7 +3401,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The engine refused */
+            /** @description The engine (or the peer running it) refused */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3410,7 +3410,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The resource is unreachable */
+            /** @description The resource (or the peer running it) is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3610,7 +3610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The engine refused */
+            /** @description The engine (or the peer running it) refused */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3619,7 +3619,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The resource is unreachable */
+            /** @description The resource (or the peer running it) is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -88,6 +88,31 @@ describe('status page', () => {
     vi.unstubAllGlobals();
   });
 
+  it('a run placed on a peer can be stopped from here, not restarted, and has no logs here', async () => {
+    let stopped = false;
+    const remote = { ...container('remote'), name: 'on node-b', nodeId: 'node-b' };
+    server.use(
+      http.get('*/api/containers', () => HttpResponse.json({ items: [remote], total: 1 })),
+      http.get(`${location.origin}/resources`, () => HttpResponse.json(quota)),
+      http.post('*/api/containers/c0ffee/stop', () => {
+        stopped = true;
+        return HttpResponse.json({ ...remote, status: 'exited', allocation: 'released' });
+      }),
+    );
+    vi.stubGlobal('confirm', () => true);
+    at('/monitor');
+    render(() => <App />);
+    const row = await screen.findByTestId('container-row');
+    expect(within(row).queryByRole('button', { name: /重启/ })).toBeNull();
+    expect((within(row).getByRole('button', { name: /日志/ }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(within(row).getByRole('button', { name: /停止/ }));
+    await waitFor(() =>
+      expect(screen.getByTestId('container-row').getAttribute('data-status')).toBe('exited'),
+    );
+    expect(stopped).toBe(true);
+    vi.unstubAllGlobals();
+  });
+
   it('offers 10 s / 30 s / 1 min auto refresh', async () => {
     server.use(
       http.get('*/api/containers', () => HttpResponse.json({ items: [], total: 0 })),

@@ -167,17 +167,21 @@ export default function StatusPage() {
             icon="i-carbon-document"
             label={t('st.logs')}
             name={c.name}
-            disabled={!c.id}
+            // A run placed on a peer: its logs live on that node.
+            disabled={!c.id || c.status === 'remote'}
             onClick={() => setLogsOf(c)}
           />
           <Show when={canOperate() && c.allocation !== 'released'}>
-            <IconButton
-              icon="i-carbon-restart"
-              label={t('st.restart')}
-              name={c.name}
-              disabled={busy() !== null}
-              onClick={() => act(c, 'restart')}
-            />
+            {/* A run placed on a peer can be stopped from here (on the peer), not restarted. */}
+            <Show when={c.status !== 'remote'}>
+              <IconButton
+                icon="i-carbon-restart"
+                label={t('st.restart')}
+                name={c.name}
+                disabled={busy() !== null}
+                onClick={() => act(c, 'restart')}
+              />
+            </Show>
             <IconButton
               icon="i-carbon-stop-outline"
               class="text-red-600"

@@ -1,0 +1,1 @@
+ALTER TABLE `discovery_remote_runs` ADD `stopped_at` integer;

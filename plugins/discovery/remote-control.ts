@@ -1,0 +1,141 @@
+/**
+ * Stopping and deleting runs this node placed on peers, from this node (the StopRun RPC): the
+ * operator who sees a run "on node-b" in the origin's container list can stop or delete it there,
+ * as with a local container, and the peer's ledger releases its quota.
+ *
+ * The peer obeys only the node that placed the run: the allocation's owner is that node's
+ * principal (`node:<id>`, set by PlaceRun), and the message is HMAC-signed with the cluster secret
+ * (or comes over mutual TLS), as PlaceRun's is.
+ */
+import type { Allocation } from '../../core/domain/ledger/types.ts';
+import type { RemoteContainer, RunService } from '../../core/domain/runs.ts';
+import { ApiError } from '../../core/kernel/errors.ts';
+import type { Logger } from '../../core/kernel/logger.ts';
+import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
+import type { StopRunResponse, StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
+import { AuthError, type MessageAuth } from './auth.ts';
+import type { PeerClients } from './client.ts';
+import { GossipRefused } from './gossiper.ts';
+import type { Membership } from './membership.ts';
+import type { RemoteRuns } from './remote-runs.ts';
+import type { PeerWire } from './wire.ts';
+
+export interface RemoteControlOptions {
+  membership: Pick<Membership, 'get'>;
+  clients: Pick<PeerClients, 'stopRun'>;
+  wire: Pick<PeerWire, 'encodeRequest' | 'encodeResponse'>;
+  auth?: MessageAuth;
+  runs: RunService;
+  /** The local ledger's lookup by allocation id (peer side). */
+  allocation: (id: string) => Promise<Allocation | undefined>;
+  remoteRuns: RemoteRuns;
+  nodeId: string;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class RemoteControl {
+  readonly #o: RemoteControlOptions;
+
+  constructor(opts: RemoteControlOptions) {
+    this.#o = opts;
+  }
+
+  /**
+   * Origin side ('containers:remote-control'): stop or delete the remote run `ref` (its container
+   * or allocation id). undefined when `ref` is no run placed from here; the run as listed after a
+   * stop; `'removed'` after a delete. A peer that cannot be reached or refuses is a 502/503.
+   */
+  async control(op: 'stop' | 'remove', ref: string): Promise<RemoteContainer | 'removed' | undefined> {
+    const run = await this.#o.remoteRuns.find(ref);
+    if (!run) return undefined;
+    const peer = this.#o.membership.get(run.nodeId);
+    if (!peer?.grpcAddr || peer.status === 'dead') {
+      throw new ApiError(
+        503,
+        'PEER_UNREACHABLE',
+        'Peer unavailable',
+        `The node ${run.nodeId} running this container is not reachable; nothing was changed`,
+      );
+    }
+    const msg: Record<string, unknown> = {
+      sender_id: this.#o.nodeId,
+      allocation_id: run.allocationId,
+      remove: op === 'remove',
+    };
+    if (this.#o.auth) msg.auth = this.#o.auth.sign('StopRun/req', this.#o.wire.encodeRequest('StopRun', msg));
+    let res: StopRunResponse__Output;
+    try {
+      res = await this.#o.clients.stopRun(peer.grpcAddr, msg, this.#o.timeoutMs);
+      if (this.#o.auth) {
+        this.#o.auth.verify(
+          'StopRun/res',
+          this.#o.wire.encodeResponse('StopRun', res),
+          res.auth,
+          (msg.auth as { nonce: Buffer }).nonce,
+        );
+      }
+    } catch (err) {
+      this.#o.logger.info({ peer: run.nodeId, err: (err as Error).message }, 'StopRun to a peer failed');
+      throw new ApiError(
+        503,
+        'PEER_UNREACHABLE',
+        'Peer unavailable',
+        `The node ${run.nodeId} running this container did not answer; nothing was changed`,
+      );
+    }
+    if (!res.ok) {
+      throw new ApiError(502, 'PEER_REFUSED', 'Peer refused', `${run.nodeId}: ${res.error || 'refused'}`);
+    }
+    if (op === 'remove') {
+      await this.#o.remoteRuns.forget(run.allocationId);
+      return 'removed';
+    }
+    return this.#o.remoteRuns.markStopped(run.allocationId);
+  }
+
+  /** Peer side of StopRun: authenticate, check that the sender placed the run, stop it here. */
+  async handleStopRun(req: StopRunRequest__Output): Promise<StopRunResponse> {
+    if (this.#o.auth) {
+      try {
+        this.#o.auth.verify('StopRun/req', this.#o.wire.encodeRequest('StopRun', req), req.auth);
+      } catch (e) {
+        if (e instanceof AuthError) throw new GossipRefused('unauthenticated', e.message);
+        throw e;
+      }
+    }
+    if (!ID.test(req.allocation_id) || !ID.test(req.sender_id)) {
+      throw new GossipRefused('invalid', 'malformed StopRun request');
+    }
+    const sign = (res: StopRunResponse): StopRunResponse => {
+      if (this.#o.auth && req.auth) {
+        res.auth = this.#o.auth.sign(
+          'StopRun/res',
+          this.#o.wire.encodeResponse('StopRun', res),
+          req.auth.nonce,
+        );
+      }
+      return res;
+    };
+    const a = await this.#o.allocation(req.allocation_id);
+    // The same answer for "no such run" and "not yours": nothing to learn about others' runs.
+    if (!a || a.removedAt || a.owner !== `node:${req.sender_id}`) {
+      return sign({ ok: false, error: 'no such run placed by the sender' });
+    }
+    try {
+      if (req.remove) await this.#o.runs.remove(a);
+      else if (a.state !== 'released') await this.#o.runs.stop(a);
+      this.#o.logger.info(
+        { sender: req.sender_id, allocationId: a.id, remove: req.remove },
+        'stopped a run for the peer that placed it',
+      );
+      return sign({ ok: true });
+    } catch (e) {
+      const why = e instanceof ApiError ? `${e.message}: ${e.details}` : 'internal error';
+      if (!(e instanceof ApiError)) this.#o.logger.warn({ err: e, sender: req.sender_id }, 'StopRun failed');
+      return sign({ ok: false, error: why });
+    }
+  }
+}
