@@ -16,6 +16,7 @@ import {
   ImageBuildError,
   RunnerUnreachableError,
 } from '../../core/slots/runner.ts';
+import { readDockerignore } from './dockerignore.ts';
 import { engineMessage, isEngineHttpError, statusOf, truncate } from './errors.ts';
 import { ndjson } from './events.ts';
 import { ContextError, collectEntries, tarStream } from './tar.ts';
@@ -56,8 +57,10 @@ export async function buildImage(
   }
   let entries: ReturnType<typeof collectEntries>['entries'];
   try {
+    const filter = readDockerignore(context.dir, [dockerfile]);
     entries = collectEntries(context.dir, {
       ...(context.exclude ? { exclude: context.exclude } : {}),
+      ...(filter ? { filter } : {}),
       ...(opts.maxContextBytes !== undefined ? { maxBytes: opts.maxContextBytes } : {}),
     }).entries;
   } catch (err) {

@@ -16,6 +16,7 @@ import {
   readSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { ContextFilter } from './dockerignore.ts';
 
 export interface TarEntry {
   /** Relative, '/'-separated. */
@@ -38,8 +39,9 @@ const CHUNK = 64 * 1024;
 /** Every entry under `root` (depth first, sorted so the tar is reproducible). */
 export function collectEntries(
   root: string,
-  opts: { exclude?: string[]; maxBytes?: number } = {},
+  opts: { exclude?: string[]; maxBytes?: number; filter?: ContextFilter } = {},
 ): { entries: TarEntry[]; bytes: number } {
+  const filter = opts.filter;
   const exclude = new Set(opts.exclude ?? []);
   const entries: TarEntry[] = [];
   let bytes = 0;
@@ -48,6 +50,12 @@ export function collectEntries(
       if (!rel && exclude.has(name)) continue;
       const path = rel ? `${rel}/${name}` : name;
       const st = lstatSync(join(dir, name));
+      if (filter?.ignores(path)) {
+        // Left out; a directory is still walked when a `!` pattern may bring parts of it back
+        // (the daemon creates the parents of what it receives).
+        if (st.isDirectory() && filter.walkIgnored(path)) walk(join(dir, name), path);
+        continue;
+      }
       const base = { path, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) };
       if (st.isSymbolicLink()) {
         entries.push({ ...base, type: 'symlink', size: 0, linkname: readlinkSync(join(dir, name)) });

@@ -70,6 +70,16 @@ describe.skipIf(!env.ok || !gitReady)('applications from Git on a real Docker en
     makeRepo(base, 'site', { 'index.html': '<h1>static site</h1>' });
     makeRepo(base, 'evil', { Dockerfile: { symlink: '/etc/passwd' }, 'index.html': '<h1>x</h1>' });
     makeRepo(base, 'huge', { Dockerfile: `FROM ${TEST_IMAGE}\n`, 'blob.bin': randomBytes(256 * 1024) });
+    // The same blob, listed in .dockerignore: never sent, so the context stays under the limit.
+    makeRepo(base, 'ignored', {
+      Dockerfile: `FROM ${TEST_IMAGE}\nCOPY . /ctx\nRUN test ! -e /ctx/blob.bin && test ! -e /ctx/node_modules && test -e /ctx/keep.txt && test -e /ctx/logs/keep.log && test ! -e /ctx/logs/debug.log\n`,
+      '.dockerignore': 'blob.bin\nnode_modules\nlogs/*.log\n!logs/keep.log\n',
+      'blob.bin': randomBytes(256 * 1024),
+      'node_modules/dep/index.js': 'module.exports = 1;\n',
+      'keep.txt': 'kept\n',
+      'logs/debug.log': 'noise\n',
+      'logs/keep.log': 'kept\n',
+    });
     makeRepo(base, 'slow', { Dockerfile: `FROM ${TEST_IMAGE}\nRUN echo ${SLOW_MARKER} && sleep 120\n` });
     makeRepo(base, 'broken', { Dockerfile: `FROM ${TEST_IMAGE}\nRUN echo ${MARKER} && false\n` });
     daemon = await startGitDaemon(base);
@@ -450,6 +460,25 @@ describe.skipIf(!env.ok || !gitReady)('applications from Git on a real Docker en
     expect((await quota()).cpu).toBe(0);
     expect(await docker().listImages({ filters: { reference: [`iarnet/huge-${suffix}`] } })).toHaveLength(0);
     expect(workspaceBuilds()).toEqual([]);
+  });
+
+  it('honours .dockerignore: ignored files are neither sent nor counted against the context limit', async () => {
+    const app = await json<{ id: string }>(
+      await call('POST', '/api/applications', {
+        name: `ignored-${suffix}`,
+        type: 'worker',
+        gitUrl: daemon.url('ignored'),
+        command: ['sleep', '300'],
+        resources: { cpu: 0.1, memory: 0.0625 },
+      }),
+      201,
+    );
+    // The Dockerfile's RUN fails the build if an ignored file made it into the context.
+    const deployed = await call('POST', `/api/applications/${app.id}/deploy`);
+    expect(deployed.status, await deployed.clone().text()).toBe(200);
+    expect(((await deployed.json()) as { status: string }).status).toBe('running');
+    await json(await call('POST', `/api/applications/${app.id}/stop`), 200);
+    expect((await quota()).cpu).toBe(0);
   });
 
   it('stopping during a build cancels it: stopped, no container of the build left, nothing booked', async () => {
