@@ -193,6 +193,12 @@ export interface Runner {
    * failed build leaves no container behind. Throws ImageBuildError (or RunnerUnreachableError).
    */
   build?(context: BuildContext, opts: BuildOptions): Promise<{ imageId: string }>;
+  /**
+   * Remove the images carrying every given label (images IARNet built), except those tagged with
+   * one of `keep`. An image a container still uses is left (the engine refuses). Returns how many
+   * were removed. Optional, like build().
+   */
+  pruneImages?(filter: { labels: Record<string, string> }, keep: string[]): Promise<number>;
   /** Engine events until the signal aborts. */
   events(opts: { signal: AbortSignal }): AsyncIterable<RunnerEvent>;
   /** Release connections. */

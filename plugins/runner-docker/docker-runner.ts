@@ -292,6 +292,27 @@ export class DockerRunner implements Runner {
     );
   }
 
+  async pruneImages(filter: { labels: Record<string, string> }, keep: string[]): Promise<number> {
+    const images = await this.call(() =>
+      this.docker.listImages({
+        filters: { label: Object.entries(filter.labels).map(([k, v]) => `${k}=${v}`) },
+      }),
+    );
+    let removed = 0;
+    for (const image of images) {
+      if ((image.RepoTags ?? []).some((t) => keep.includes(t))) continue;
+      try {
+        // By id, so every tag of it goes (a rebuilt commit leaves its old image untagged).
+        await this.call(() => this.docker.getImage(image.Id).remove({ force: false }));
+        removed++;
+      } catch (err) {
+        // In use by a container (409) or already gone (404): left as it is.
+        if (!isEngineHttpError(err) || (err.statusCode !== 409 && err.statusCode !== 404)) throw err;
+      }
+    }
+    return removed;
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   async stop(id: string, opts: { timeoutSeconds?: number } = {}): Promise<void> {

@@ -31,7 +31,7 @@ import gitPlugin from '../../plugins/git/index.ts';
 import runnerDocker from '../../plugins/runner-docker/index.ts';
 import storagePlugin from '../../plugins/storage/index.ts';
 import { ensureTestImage, requireDocker, TEST_IMAGE } from '../support/docker-env.ts';
-import { hasGit, headCommit, makeRepo, startGitDaemon, tempDir } from '../support/git-repos.ts';
+import { commitFile, hasGit, headCommit, makeRepo, startGitDaemon, tempDir } from '../support/git-repos.ts';
 import { docker, nodeContainers, removeNodeContainers } from '../support/platform-node.ts';
 import { unavailable } from '../support/runtimes.ts';
 import { bearer, staticAuth } from '../support/static-auth.ts';
@@ -68,6 +68,7 @@ describe.skipIf(!env.ok || !gitReady)('applications from Git on a real Docker en
       'www/health': 'ok',
     });
     makeRepo(base, 'site', { 'index.html': '<h1>static site</h1>' });
+    makeRepo(base, 'versions', { Dockerfile: `FROM ${TEST_IMAGE}\nCOPY version /version\n`, version: '1\n' });
     makeRepo(base, 'evil', { Dockerfile: { symlink: '/etc/passwd' }, 'index.html': '<h1>x</h1>' });
     makeRepo(base, 'huge', { Dockerfile: `FROM ${TEST_IMAGE}\n`, 'blob.bin': randomBytes(256 * 1024) });
     // The same blob, listed in .dockerignore: never sent, so the context stays under the limit.
@@ -479,6 +480,36 @@ describe.skipIf(!env.ok || !gitReady)('applications from Git on a real Docker en
     expect(((await deployed.json()) as { status: string }).status).toBe('running');
     await json(await call('POST', `/api/applications/${app.id}/stop`), 200);
     expect((await quota()).cpu).toBe(0);
+  });
+
+  it('removes the images of earlier builds after a redeploy, and all of them with the application', async () => {
+    const app = await json<{ id: string }>(
+      await call('POST', '/api/applications', {
+        name: `versions-${suffix}`,
+        type: 'worker',
+        gitUrl: daemon.url('versions'),
+        command: ['sleep', '300'],
+        resources: { cpu: 0.1, memory: 0.0625 },
+      }),
+      201,
+    );
+    const images = async () =>
+      (await docker().listImages({ filters: { label: [`iarnet.app=${app.id}`] } })).flatMap(
+        (i) => i.RepoTags ?? [],
+      );
+    const tag = (commit: string) => `iarnet/versions-${suffix}:${commit.slice(0, 12)}`;
+    const first = headCommit(join(base, 'versions'));
+    await json(await call('POST', `/api/applications/${app.id}/deploy`), 200);
+    expect(await images()).toEqual([tag(first)]);
+
+    const second = commitFile(join(base, 'versions'), 'version', '2\n');
+    await json(await call('POST', `/api/applications/${app.id}/redeploy`), 200);
+    // The first build's image ran the old instances, which are gone: so is it.
+    expect(await images()).toEqual([tag(second)]);
+
+    await json(await call('POST', `/api/applications/${app.id}/stop`), 200);
+    expect((await call('DELETE', `/api/applications/${app.id}`)).status).toBe(204);
+    expect(await images()).toEqual([]);
   });
 
   it('stopping during a build cancels it: stopped, no container of the build left, nothing booked', async () => {

@@ -57,6 +57,15 @@ export function makeRepo(
   return dir;
 }
 
+/** Write one file in a repository made by makeRepo and commit it; returns the new commit. */
+export function commitFile(dir: string, path: string, content: string): string {
+  mkdirSync(dirname(join(dir, path)), { recursive: true });
+  writeFileSync(join(dir, path), content);
+  execFileSync('git', ['-C', dir, 'add', '-A'], { env: GIT_ENV });
+  execFileSync('git', ['-C', dir, 'commit', '-q', '-m', `change ${path}`], { env: GIT_ENV });
+  return headCommit(dir);
+}
+
 export function headCommit(dir: string): string {
   return execFileSync('git', ['-C', dir, 'rev-parse', 'HEAD'], { env: GIT_ENV }).toString().trim();
 }

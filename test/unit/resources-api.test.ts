@@ -819,6 +819,7 @@ describe('catalog service', () => {
           usageByResource: async () => usage,
           activeOn: async () => [],
           get: async () => undefined,
+          visible: async () => [],
         } satisfies LedgerReader);
       },
     }) as AnyPlugin;

@@ -164,6 +164,29 @@ export class ApplicationBuilder {
   }
 
   /**
+   * Remove images built for the application except `keep` (its current image): after a deploy on
+   * the resource that built it, and on every resource when the application is deleted. Each
+   * redeploy of a new commit builds a new image, and nothing else ever removed the old ones.
+   * Images a container still runs are left; failures are logged, never raised.
+   */
+  async prune(appId: string, keep: string[], resourceId?: string): Promise<void> {
+    const catalog = this.#d.catalog();
+    if (!catalog) return;
+    const ids = resourceId
+      ? [resourceId]
+      : (await catalog.list()).filter((r) => r.status === 'connected').map((r) => r.id);
+    for (const id of ids) {
+      try {
+        const runner = await catalog.runner(id);
+        const removed = (await runner.pruneImages?.({ labels: { 'iarnet.app': appId } }, keep)) ?? 0;
+        if (removed) this.#d.logger.info({ app: appId, resource: id, removed }, 'removed old built images');
+      } catch (err) {
+        this.#d.logger.warn({ app: appId, resource: id, err }, 'could not remove old built images');
+      }
+    }
+  }
+
+  /**
    * The Dockerfile to use: the repository's (a regular file), else a generated one. A Dockerfile
    * that is a symlink — or was one, deleted by the checkout because it led outside — is refused:
    * following it would build from a file of the host.

@@ -150,6 +150,7 @@ export class ApplicationDeployer {
         lastDeployed: Date.now(),
         ...(target.commitHash ? { commitHash: target.commitHash } : {}),
       });
+      await this.#pruneBuilt(id, target);
     } catch (err) {
       await this.#d.apps.setStatus(id, 'error', { reason: reasonOf(err), runningOn: [] });
       this.#d.logger.info({ app: id, reason: reasonOf(err) }, 'deploy failed');
@@ -185,6 +186,7 @@ export class ApplicationDeployer {
         lastDeployed: Date.now(),
         ...(target.commitHash ? { commitHash: target.commitHash } : {}),
       });
+      await this.#pruneBuilt(id, target);
     } catch (err) {
       const left = await this.allocations(id).catch(() => []);
       await this.#d.apps.setStatus(id, left.length ? 'running' : 'error', {
@@ -242,9 +244,25 @@ export class ApplicationDeployer {
     return this.#d.apps.get(id);
   }
 
-  /** The application was deleted: nothing of it is checked any more. */
-  forget(id: string): void {
+  /**
+   * The application was deleted: nothing of it is checked any more, its stopped containers are
+   * deleted, and then the images built for it (no container uses them any more).
+   */
+  async forget(id: string): Promise<void> {
     this.#d.health.unwatch(id);
+    const runs = this.#d.runs();
+    const ledger = this.#d.ledger();
+    if (runs && ledger) {
+      for (const a of (await ledger.visible()).filter((x) => x.appId === id && x.state === 'released')) {
+        await runs.remove(a).catch((err: unknown) => {
+          this.#d.logger.warn(
+            { app: id, allocation: a.id, err },
+            'could not delete a container of a deleted application',
+          );
+        });
+      }
+    }
+    await this.#d.builder.prune(id, []);
   }
 
   /** Resume health checks after a restart of this node. */
@@ -254,6 +272,11 @@ export class ApplicationDeployer {
 
   #watch(row: ApplicationRow): void {
     if (row.healthCheck) this.#d.health.watch(row.id);
+  }
+
+  /** After a deploy from Git: images of earlier builds (their instances are gone) are removed. */
+  async #pruneBuilt(id: string, target: { image: string; resourceId?: string }): Promise<void> {
+    if (target.resourceId) await this.#d.builder.prune(id, [target.image], target.resourceId);
   }
 
   async #image(row: ApplicationRow): Promise<{ image: string; resourceId?: string; commitHash?: string }> {
@@ -277,9 +300,15 @@ export class ApplicationDeployer {
     const env = this.#d.apps.openEnv(row);
     const ports = this.#ports(row);
     const queue = [...old];
+    // A replaced instance is stopped gracefully, then deleted: nobody restarts it, and its
+    // container would keep the image of the previous build in use.
     const stopOld = async () => {
       const a = queue.shift();
-      if (a) await runs.stop(a);
+      if (!a) return;
+      await runs.stop(a);
+      await runs.remove(a).catch((err: unknown) => {
+        this.#d.logger.warn({ app: row.id, allocation: a.id, err }, 'could not delete a replaced instance');
+      });
     };
     if (queue.length && ports.some((p) => p.hostPort)) while (queue.length) await stopOld();
     const started: Allocation[] = [];

@@ -184,7 +184,7 @@ export function applicationRoutes(
       const { id } = c.req.valid('param');
       await deployer.assertNothingRunning(id);
       await service.delete(id);
-      deployer.forget(id);
+      await deployer.forget(id);
       audit(c, 'application deleted', { appId: id });
       return c.body(null, 204);
     },

@@ -58,6 +58,8 @@ export interface LedgerReader {
   activeOn(resourceId: string): Promise<Allocation[]>;
   /** One allocation by id, in any state. */
   get(id: string): Promise<Allocation | undefined>;
+  /** Allocations not deleted through the API: active ones and stopped ones whose container remains. */
+  visible(): Promise<Allocation[]>;
 }
 
 export const LedgerReaderKey = serviceKey<LedgerReader>('ledger');
