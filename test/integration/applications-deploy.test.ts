@@ -171,7 +171,7 @@ describe.skipIf(!env.ok)('deploying applications on a real Docker engine', () =>
     }
   });
 
-  it('a retried deploy with the same Idempotency-Key replays the first answer', async () => {
+  it('a retried deploy or redeploy with the same Idempotency-Key replays the first answer', async () => {
     const id = await create({ name: 'retried' });
     const headers = { 'idempotency-key': `deploy-${id}` };
     const first = await call('POST', '/api/deploy', { applicationId: id }, 'operator', headers);
@@ -183,6 +183,31 @@ describe.skipIf(!env.ok)('deploying applications on a real Docker engine', () =>
     expect((await appContainers(id)).filter((c) => c.State === 'running')).toHaveLength(1);
     // Without the key, a second deploy is a conflict.
     expect((await call('POST', '/api/deploy', { applicationId: id })).status).toBe(409);
+
+    // Redeploy takes a key too: a retry replays instead of replacing the instances again.
+    const redeployKey = { 'idempotency-key': `redeploy-${id}` };
+    const redeployed = await call(
+      'POST',
+      `/api/applications/${id}/redeploy`,
+      undefined,
+      'operator',
+      redeployKey,
+    );
+    expect(redeployed.status, await redeployed.clone().text()).toBe(200);
+    const after = (await appContainers(id)).filter((c) => c.State === 'running').map((c) => c.Id);
+    const replayed = await call(
+      'POST',
+      `/api/applications/${id}/redeploy`,
+      undefined,
+      'operator',
+      redeployKey,
+    );
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect((await appContainers(id)).filter((c) => c.State === 'running').map((c) => c.Id)).toEqual(after);
+    // The deploy's key is not the redeploy's: reused for another operation it is refused.
+    expect(
+      (await call('POST', `/api/applications/${id}/redeploy`, undefined, 'operator', headers)).status,
+    ).toBe(422);
     expect((await call('POST', `/api/applications/${id}/stop`)).status).toBe(200);
     expect((await quota()).cpu).toBe(0);
   });

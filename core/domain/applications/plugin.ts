@@ -143,7 +143,9 @@ export default definePlugin({
     const idempotency = new IdempotencyStore(storage);
     ctx.http.routes((app) => {
       applicationRoutes(app, service, deployer, () => (ctx.tryUse(RunServiceKey) ? idempotency : undefined));
-      applicationStatusRoutes(app, service, deployer, status);
+      applicationStatusRoutes(app, service, deployer, status, () =>
+        ctx.tryUse(RunServiceKey) ? idempotency : undefined,
+      );
     });
     let stopWatching: (() => void) | undefined;
     return {

@@ -23,8 +23,9 @@ import { requireRole } from '../../kernel/guard.ts';
 import { describe } from '../../kernel/openapi.ts';
 import type { App, AppEnv } from '../../kernel/plugin.ts';
 import { validate } from '../../kernel/validation.ts';
-import { IdempotencyStore } from '../idempotency.ts';
+import type { IdempotencyStore } from '../idempotency.ts';
 import type { ApplicationDeployer } from './deploy.ts';
+import { idempotent } from './idempotent.ts';
 import {
   AppIdParam,
   type ApplicationOut,
@@ -43,36 +44,6 @@ const TAGS = ['applications'];
 function audit(c: Context<AppEnv>, what: string, fields: Record<string, unknown>): void {
   const p = c.get('principal');
   c.get('logger').info({ audit: true, actor: { id: p.id, name: p.name, kind: p.kind }, ...fields }, what);
-}
-
-/**
- * Idempotency-Key on deploy (as on POST /run): a retried deploy with the same key gets the first
- * successful answer again (header Idempotent-Replayed) instead of 409 or a second set of
- * instances. Keys live in the platform's store, so they only apply when the platform is loaded.
- */
-async function idempotent(
-  c: Context<AppEnv>,
-  store: IdempotencyStore | undefined,
-  appId: string,
-  fn: () => Promise<ApplicationOut>,
-): Promise<Response> {
-  const key = c.req.header('idempotency-key');
-  if (key === undefined || !store) return c.json(await fn(), 200);
-  IdempotencyStore.checkKey(key);
-  const principal = c.get('principal');
-  const start = await store.begin(principal.id, key, IdempotencyStore.hash({ deploy: appId }));
-  if (start.kind === 'replay') {
-    c.header('Idempotent-Replayed', 'true');
-    return c.json(start.body as ApplicationOut, 200);
-  }
-  try {
-    const out = await fn();
-    await store.finish(principal.id, key, 200, out);
-    return c.json(out, 200);
-  } catch (err) {
-    await store.finish(principal.id, key, 500, null);
-    throw err;
-  }
 }
 
 export function applicationRoutes(
@@ -216,7 +187,7 @@ export function applicationRoutes(
         const { id } = c.req.valid('param');
         const res =
           action === 'deploy'
-            ? await idempotent(c, idempotency(), id, () => run(id, c))
+            ? await idempotent(c, idempotency(), { deploy: id }, () => run(id, c))
             : c.json(await run(id, c), 200);
         audit(c, `application ${action}`, { appId: id });
         return res;
@@ -242,7 +213,7 @@ export function applicationRoutes(
     validate('json', DeployBody),
     async (c) => {
       const { applicationId } = c.req.valid('json');
-      const res = await idempotent(c, idempotency(), applicationId, () =>
+      const res = await idempotent(c, idempotency(), { deploy: applicationId }, () =>
         deployer.deploy(applicationId, c.get('principal')),
       );
       audit(c, 'application deploy', { appId: applicationId });

@@ -16,8 +16,10 @@ import { requireRole } from '../../kernel/guard.ts';
 import { describe } from '../../kernel/openapi.ts';
 import type { App } from '../../kernel/plugin.ts';
 import { validate } from '../../kernel/validation.ts';
+import type { IdempotencyStore } from '../idempotency.ts';
 import { engineCall } from '../runs.ts';
 import type { ApplicationDeployer } from './deploy.ts';
+import { idempotent } from './idempotent.ts';
 import { followLogs, mergedLogs } from './logs.ts';
 import { AppIdParam, ApplicationSchema } from './model.ts';
 import type { ApplicationService } from './service.ts';
@@ -90,6 +92,7 @@ export function applicationStatusRoutes(
   service: ApplicationService,
   deployer: ApplicationDeployer,
   status: StatusReader,
+  idempotency: () => IdempotencyStore | undefined = () => undefined,
 ): void {
   app.get(
     '/api/status',
@@ -168,7 +171,8 @@ export function applicationStatusRoutes(
       summary: 'Replace the instances with new ones (rebuilding from Git); deploys when none run',
       description:
         'Starts a new instance, then stops an old one, one by one; when the quota has no room for the extra ' +
-        'instance an old one is stopped first, so the quota is never exceeded. Applies a changed instance count.',
+        'instance an old one is stopped first, so the quota is never exceeded. Applies a changed instance count. ' +
+        'Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.',
       tags: TAGS,
       operationId: 'redeployApplication',
       responses: { 200: { description: 'The application after the redeploy', schema: ApplicationSchema } },
@@ -183,13 +187,15 @@ export function applicationStatusRoutes(
     validate('param', AppIdParam),
     async (c) => {
       const { id } = c.req.valid('param');
-      const out = await deployer.redeploy(id, c.get('principal'));
+      const res = await idempotent(c, idempotency(), { redeploy: id }, () =>
+        deployer.redeploy(id, c.get('principal')),
+      );
       const p = c.get('principal');
       c.get('logger').info(
         { audit: true, actor: { id: p.id, name: p.name, kind: p.kind }, appId: id },
         'application redeploy',
       );
-      return c.json(out, 200);
+      return res;
     },
   );
 }

@@ -112,7 +112,7 @@ export interface paths {
         put?: never;
         /**
          * Replace the instances with new ones (rebuilding from Git); deploys when none run
-         * @description Starts a new instance, then stops an old one, one by one; when the quota has no room for the extra instance an old one is stopped first, so the quota is never exceeded. Applies a changed instance count.
+         * @description Starts a new instance, then stops an old one, one by one; when the quota has no room for the extra instance an old one is stopped first, so the quota is never exceeded. Applies a changed instance count. Send an Idempotency-Key header to make retries safe: a repeat returns the first answer.
          */
         post: operations["redeployApplication"];
         delete?: never;
