@@ -2,6 +2,8 @@
  * Container operations: list, inspect, stop, restart, delete, logs (tail, or follow over SSE)
  * and stats. Stopping or deleting releases the container's quota exactly once.
  */
+
+import type { Context } from 'hono';
 import type { QuotaLedger } from '../domain/ledger/ledger.ts';
 import { type Allocation, fromMilli } from '../domain/ledger/types.ts';
 import type { ResourceCatalog } from '../domain/resources/types.ts';
@@ -9,10 +11,10 @@ import { engineCall, type RemoteContainer, type RunService } from '../domain/run
 import { notFound } from '../kernel/errors.ts';
 import { requireRole } from '../kernel/guard.ts';
 import { describe } from '../kernel/openapi.ts';
-import type { App } from '../kernel/plugin.ts';
+import type { App, AppEnv } from '../kernel/plugin.ts';
 import { bytesToGB } from '../kernel/quantity.ts';
 import { validate } from '../kernel/validation.ts';
-import type { LogLine } from '../slots/runner.ts';
+import type { LogLine, LogOptions } from '../slots/runner.ts';
 import { streamLogLines } from './log-stream.ts';
 import { Container, ContainerList, ContainerRef, ContainerStats, LogLines, LogsQuery } from './run-model.ts';
 
@@ -24,6 +26,11 @@ export interface ContainerApiDeps {
   remote?: () => Promise<RemoteContainer[]>;
   /** Stop or delete such a run on its peer; undefined when `ref` is none of them. */
   remoteControl?: (op: 'stop' | 'remove', ref: string) => Promise<RemoteContainer | 'removed' | undefined>;
+  /** The log of such a run, read from its peer; undefined when `ref` is none of them. */
+  remoteLogs?: (
+    ref: string,
+    opts: LogOptions & { signal: AbortSignal },
+  ) => Promise<AsyncIterable<LogLine> | undefined>;
 }
 
 /** A run placed on a peer, in the list's shape: its state lives on that node. */
@@ -68,6 +75,32 @@ export function toContainer(a: Allocation) {
 }
 
 export function containerRoutes(app: App, deps: ContainerApiDeps): void {
+  /** The log of a run placed on a peer, read from it (404 when `id` is no such run either). */
+  const remoteLogs = async (
+    c: Context<AppEnv>,
+    id: string,
+    q: { tail: number; since?: string; follow: string },
+  ) => {
+    const follow = q.follow === 'true' || q.follow === '1';
+    const abort = new AbortController();
+    const opts = { tail: q.tail, ...(q.since ? { since: q.since } : {}), follow, signal: abort.signal };
+    const lines = await deps.remoteLogs?.(id, opts);
+    if (!lines) throw notFound(`Container ${id}`);
+    if (!follow) {
+      const items: LogLine[] = [];
+      for await (const line of lines) items.push(line);
+      return c.json({ items });
+    }
+    return streamLogLines(
+      c,
+      (signal) => {
+        signal.addEventListener('abort', () => abort.abort(), { once: true });
+        return lines;
+      },
+      { container: id, remote: true },
+    );
+  };
+
   const find = async (id: string) => {
     const a = await deps.ledger.find(id);
     if (!a) throw notFound(`Container ${id}`);
@@ -179,8 +212,10 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
     ref,
     validate('query', LogsQuery),
     async (c) => {
-      const a = await find(c.req.valid('param').id);
+      const id = c.req.valid('param').id;
       const q = c.req.valid('query');
+      const a = await deps.ledger.find(id);
+      if (!a) return remoteLogs(c, id, q);
       if (!a.workloadId) throw notFound(`Logs of container ${a.id}`);
       const runner = await engineCall(() => deps.catalog.runner(a.resourceId));
       const follow = q.follow === 'true' || q.follow === '1';

@@ -90,6 +90,7 @@ export default definePlugin({
     ctx.hooks.define('run:overflow', 'first');
     ctx.hooks.define('containers:remote', 'waterfall');
     ctx.hooks.define('containers:remote-control', 'first');
+    ctx.hooks.define('containers:remote-logs', 'first');
     const remote = () => ctx.hooks.call('containers:remote', []);
 
     // Deleting a resource: refuse while its containers hold quota, unless forced.
@@ -152,6 +153,7 @@ export default definePlugin({
         catalog,
         remote,
         remoteControl: (op, ref) => ctx.hooks.call('containers:remote-control', op, ref),
+        remoteLogs: (ref, opts) => ctx.hooks.call('containers:remote-logs', ref, opts),
       });
       eventRoutes(app, events, {
         upgradeWebSocket: ctx.runtime.upgradeWebSocket,

@@ -13,6 +13,8 @@ import type { Principal } from '../slots/auth.ts';
 import {
   ImagePullError,
   LABELS,
+  type LogLine,
+  type LogOptions,
   type PortMapping,
   type RunnerFactory,
   RunnerUnreachableError,
@@ -88,6 +90,11 @@ declare module '../kernel/hooks.ts' {
      * undefined: `ref` is not such a run. Otherwise the run after a stop, or 'removed'.
      */
     'containers:remote-control': FirstHook<[op: 'stop' | 'remove', ref: string], RemoteContainer | 'removed'>;
+    /** The log of a run this node placed on a peer, read from that peer; undefined: not such a run. */
+    'containers:remote-logs': FirstHook<
+      [ref: string, opts: LogOptions & { signal: AbortSignal }],
+      AsyncIterable<LogLine>
+    >;
   }
 }
 

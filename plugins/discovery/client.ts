@@ -8,6 +8,7 @@ import ipaddr from 'ipaddr.js';
 import { AddressPolicy } from '../../core/domain/address-policy.ts';
 import type { ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
 import type { PlaceRunResponse__Output } from '../../proto/generated/PlaceRunResponse.ts';
+import type { RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
 import type { StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import { splitHostPort } from './address.ts';
 import type { ExchangeTransport } from './gossiper.ts';
@@ -129,6 +130,48 @@ export class PeerClients implements ExchangeTransport {
 
   stopRun(addr: string, req: object, timeoutMs?: number): Promise<StopRunResponse__Output> {
     return this.#call('StopRun', addr, req, timeoutMs);
+  }
+
+  /**
+   * A run's log lines (server streaming), once the peer accepted the call (its response headers
+   * arrived; a refusal throws here), until the peer ends the stream or the signal cancels the
+   * call. No deadline on the stream: a followed log runs as long as its reader wants.
+   */
+  async runLogs(addr: string, req: object, signal: AbortSignal): Promise<AsyncIterable<RunLogLine__Output>> {
+    const client = (await this.#client(addr)) as unknown as Record<
+      string,
+      (req: object, meta: grpc.Metadata) => grpc.ClientReadableStream<RunLogLine__Output>
+    >;
+    const call = client.RunLogs!.call(client, req, new grpc.Metadata());
+    const cancel = () => call.cancel();
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the peer did not answer')), this.#defaultTimeoutMs);
+        call.once('metadata', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        call.once('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+    } catch (err) {
+      signal.removeEventListener('abort', cancel);
+      call.cancel();
+      throw err;
+    }
+    return (async function* () {
+      try {
+        for await (const line of call as AsyncIterable<RunLogLine__Output>) yield line;
+      } catch (err) {
+        if (!signal.aborted) throw err;
+      } finally {
+        signal.removeEventListener('abort', cancel);
+        call.cancel();
+      }
+    })();
   }
 
   /** Close channels to addresses not in `keep`. */

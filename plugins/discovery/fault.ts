@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
 import type { PlaceRunResponse__Output } from '../../proto/generated/PlaceRunResponse.ts';
+import type { RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
 import type { StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import type { PeerClients } from './client.ts';
 
@@ -78,5 +79,10 @@ export class FaultyClients {
   stopRun(addr: string, req: object, timeoutMs?: number): Promise<StopRunResponse__Output> {
     if (this.#drop.has(addr)) return Promise.reject(dropped(addr));
     return this.#inner.stopRun(addr, req, timeoutMs);
+  }
+
+  runLogs(addr: string, req: object, signal: AbortSignal): Promise<AsyncIterable<RunLogLine__Output>> {
+    if (this.#drop.has(addr)) return Promise.reject(dropped(addr));
+    return this.#inner.runLogs(addr, req, signal);
   }
 }

@@ -244,6 +244,11 @@ export default definePlugin({
             runs,
             allocation: (id) => ledgerReader.get(id),
             remoteRuns,
+            runner: async (id) => {
+              const catalog = ctx.tryUse(ResourceCatalogKey);
+              if (!catalog) throw new Error('no resources module');
+              return catalog.runner(id);
+            },
             nodeId,
             logger: log,
             timeoutMs: Math.max(cfg.rpc_timeout_ms, 30_000),
@@ -260,7 +265,12 @@ export default definePlugin({
         intervalMs: cfg.gossip_interval_ms,
       }),
       ...(runs ? { placeRun: (req) => placement.handlePlaceRun(req) } : {}),
-      ...(runs && remoteControl ? { stopRun: (req) => remoteControl!.handleStopRun(req) } : {}),
+      ...(runs && remoteControl
+        ? {
+            stopRun: (req) => remoteControl.handleStopRun(req),
+            runLogs: (req, signal) => remoteControl.handleRunLogs(req, signal),
+          }
+        : {}),
       onRefused: (method, peer, e) => noteRefusal(method, peer, e),
     });
     if (runs && remoteRuns) {
@@ -277,6 +287,7 @@ export default definePlugin({
       });
       ctx.hooks.on('containers:remote', async (list) => [...list, ...(await remoteRuns.list())]);
       ctx.hooks.on('containers:remote-control', (op, ref) => remoteControl!.control(op, ref));
+      ctx.hooks.on('containers:remote-logs', (ref, opts) => remoteControl!.logs(ref, opts));
     }
 
     // Resource summary from the ledger (limits from config, current from active allocations).

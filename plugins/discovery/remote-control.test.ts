@@ -56,6 +56,7 @@ async function setup(opts: { peer?: { status: string; grpcAddr?: string }; answe
       get: () => (opts.peer ?? { status: 'alive', grpcAddr: '127.0.0.9:1' }) as never,
     },
     clients: {
+      runLogs: async () => (async function* () {})(),
       stopRun: async (_addr, req) => {
         sent.push(req);
         if (opts.answer instanceof Error) throw opts.answer;
@@ -64,6 +65,9 @@ async function setup(opts: { peer?: { status: string; grpcAddr?: string }; answe
     },
     wire: { encodeRequest: () => Buffer.alloc(0), encodeResponse: () => Buffer.alloc(0) },
     runs,
+    runner: async () => {
+      throw new Error('no engine in this test');
+    },
     allocation: async () => stored,
     remoteRuns,
     nodeId: 'node-b',

@@ -11,6 +11,9 @@ import type { Allocation } from '../../core/domain/ledger/types.ts';
 import type { RemoteContainer, RunService } from '../../core/domain/runs.ts';
 import { ApiError } from '../../core/kernel/errors.ts';
 import type { Logger } from '../../core/kernel/logger.ts';
+import type { LogLine, LogOptions, Runner } from '../../core/slots/runner.ts';
+import type { RunLogLine, RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
+import type { RunLogsRequest__Output } from '../../proto/generated/RunLogsRequest.ts';
 import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
 import type { StopRunResponse, StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import { AuthError, type MessageAuth } from './auth.ts';
@@ -22,13 +25,15 @@ import type { PeerWire } from './wire.ts';
 
 export interface RemoteControlOptions {
   membership: Pick<Membership, 'get'>;
-  clients: Pick<PeerClients, 'stopRun'>;
+  clients: Pick<PeerClients, 'stopRun' | 'runLogs'>;
   wire: Pick<PeerWire, 'encodeRequest' | 'encodeResponse'>;
   auth?: MessageAuth;
   runs: RunService;
   /** The local ledger's lookup by allocation id (peer side). */
   allocation: (id: string) => Promise<Allocation | undefined>;
   remoteRuns: RemoteRuns;
+  /** The local runner of a resource (peer side, for logs). */
+  runner: (resourceId: string) => Promise<Runner>;
   nodeId: string;
   logger: Logger;
   timeoutMs: number;
@@ -96,19 +101,90 @@ export class RemoteControl {
     return this.#o.remoteRuns.markStopped(run.allocationId);
   }
 
-  /** Peer side of StopRun: authenticate, check that the sender placed the run, stop it here. */
-  async handleStopRun(req: StopRunRequest__Output): Promise<StopRunResponse> {
+  /**
+   * Origin side ('containers:remote-logs'): the log of the remote run `ref`, read from its peer;
+   * undefined when `ref` is no run placed from here. Lines carry the engine's timestamps.
+   */
+  async logs(
+    ref: string,
+    opts: LogOptions & { signal: AbortSignal },
+  ): Promise<AsyncIterable<LogLine> | undefined> {
+    const run = await this.#o.remoteRuns.find(ref);
+    if (!run) return undefined;
+    const peer = this.#o.membership.get(run.nodeId);
+    if (!peer?.grpcAddr || peer.status === 'dead') {
+      throw new ApiError(
+        503,
+        'PEER_UNREACHABLE',
+        'Peer unavailable',
+        `The node ${run.nodeId} running this container is not reachable`,
+      );
+    }
+    const msg: Record<string, unknown> = {
+      sender_id: this.#o.nodeId,
+      allocation_id: run.allocationId,
+      tail: opts.tail ?? 0,
+      follow: opts.follow === true,
+      since: opts.since ?? '',
+    };
+    if (this.#o.auth) msg.auth = this.#o.auth.sign('RunLogs/req', this.#o.wire.encodeRequest('RunLogs', msg));
+    // Accepted or refused before the caller starts streaming: a refusal is a clear 5xx.
+    const lines = await this.#o.clients.runLogs(peer.grpcAddr, msg, opts.signal).catch((err: unknown) => {
+      throw remoteLogError(run.nodeId, err);
+    });
+    return (async function* () {
+      try {
+        for await (const l of lines) yield toLogLine(l);
+      } catch (err) {
+        if (!opts.signal.aborted) throw remoteLogError(run.nodeId, err);
+      }
+    })();
+  }
+
+  /**
+   * Peer side of RunLogs: the same checks as StopRun (refusals throw before any line), then the
+   * engine's log of the run.
+   */
+  async handleRunLogs(req: RunLogsRequest__Output, signal: AbortSignal): Promise<AsyncIterable<RunLogLine>> {
+    this.#verify('RunLogs', req);
+    const a = await this.#o.allocation(req.allocation_id);
+    if (!a || a.removedAt || a.owner !== `node:${req.sender_id}` || !a.workloadId) {
+      throw new GossipRefused('invalid', 'no such run placed by the sender');
+    }
+    const runner = await this.#o.runner(a.resourceId);
+    const lines = runner.logs(a.workloadId, {
+      ...(req.tail ? { tail: Math.min(req.tail, 10_000) } : {}),
+      follow: req.follow,
+      ...(req.since ? { since: req.since } : {}),
+      signal,
+    });
+    return (async function* () {
+      for await (const line of lines)
+        yield { stream: line.stream, timestamp: line.timestamp, message: line.message };
+    })();
+  }
+
+  /** Authenticated (HMAC when a cluster secret is set) and well-formed, or GossipRefused. */
+  #verify(
+    method: 'StopRun' | 'RunLogs',
+    req: { sender_id: string; allocation_id: string; auth: unknown },
+  ): void {
     if (this.#o.auth) {
       try {
-        this.#o.auth.verify('StopRun/req', this.#o.wire.encodeRequest('StopRun', req), req.auth);
+        this.#o.auth.verify(`${method}/req`, this.#o.wire.encodeRequest(method, req), req.auth as never);
       } catch (e) {
         if (e instanceof AuthError) throw new GossipRefused('unauthenticated', e.message);
         throw e;
       }
     }
     if (!ID.test(req.allocation_id) || !ID.test(req.sender_id)) {
-      throw new GossipRefused('invalid', 'malformed StopRun request');
+      throw new GossipRefused('invalid', `malformed ${method} request`);
     }
+  }
+
+  /** Peer side of StopRun: authenticate, check that the sender placed the run, stop it here. */
+  async handleStopRun(req: StopRunRequest__Output): Promise<StopRunResponse> {
+    this.#verify('StopRun', req);
     const sign = (res: StopRunResponse): StopRunResponse => {
       if (this.#o.auth && req.auth) {
         res.auth = this.#o.auth.sign(
@@ -138,4 +214,19 @@ export class RemoteControl {
       return sign({ ok: false, error: why });
     }
   }
+}
+
+const toLogLine = (l: RunLogLine__Output): LogLine => ({
+  stream: l.stream === 'stderr' ? 'stderr' : 'stdout',
+  timestamp: l.timestamp,
+  message: l.message,
+});
+
+/** A refused or broken log stream from a peer, as the origin reports it. */
+function remoteLogError(nodeId: string, err: unknown): ApiError {
+  const code = (err as { code?: unknown })?.code;
+  // INVALID_ARGUMENT: the peer does not know the run as ours (or the request was malformed).
+  if (code === 3)
+    return new ApiError(502, 'PEER_REFUSED', 'Peer refused', `${nodeId}: no such run placed by this node`);
+  return new ApiError(503, 'PEER_UNREACHABLE', 'Peer unavailable', `The node ${nodeId} did not send the log`);
 }

@@ -7,6 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExchangeRequest__Output } from '../../proto/generated/ExchangeRequest.ts';
 import type { PlaceRunRequest__Output } from '../../proto/generated/PlaceRunRequest.ts';
 import type { PlaceRunResponse } from '../../proto/generated/PlaceRunResponse.ts';
+import type { RunLogLine } from '../../proto/generated/RunLogLine.ts';
+import type { RunLogsRequest__Output } from '../../proto/generated/RunLogsRequest.ts';
 import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
 import type { StopRunResponse } from '../../proto/generated/StopRunResponse.ts';
 import type { PeerBudget } from './budget.ts';
@@ -59,6 +61,8 @@ export interface PeerServerOptions {
   placeRun?: (req: PlaceRunRequest__Output) => Promise<PlaceRunResponse>;
   /** Stopping runs placed here by their origin; absent → UNIMPLEMENTED. */
   stopRun?: (req: StopRunRequest__Output) => Promise<StopRunResponse>;
+  /** Logs of runs placed here, for their origin; absent → UNIMPLEMENTED. */
+  runLogs?: (req: RunLogsRequest__Output, signal: AbortSignal) => Promise<AsyncIterable<RunLogLine>>;
   onRefused?: (method: string, peer: string, e: Error) => void;
 }
 
@@ -122,6 +126,39 @@ export class PeerServer {
       },
       PlaceRun: unary('PlaceRun', opts.placeRun),
       StopRun: unary('StopRun', opts.stopRun),
+      RunLogs: (call: grpc.ServerWritableStream<RunLogsRequest__Output, RunLogLine>) => {
+        const handler = opts.runLogs;
+        const end = (e: unknown) => call.emit('error', fail('RunLogs', call as never, e));
+        if (!handler) {
+          end(new GossipRefused('invalid', 'this node does not serve RunLogs'));
+          return;
+        }
+        try {
+          charge(call.request, call as never);
+        } catch (e) {
+          end(e);
+          return;
+        }
+        // The reader went away (cancelled, or the connection dropped): stop reading the engine.
+        const gone = new AbortController();
+        call.on('cancelled', () => gone.abort());
+        call.on('close', () => gone.abort());
+        void (async () => {
+          try {
+            const lines = await handler(call.request, gone.signal);
+            // Accepted: the headers tell the caller so before any line (a quiet log sends none).
+            call.sendMetadata(new grpc.Metadata());
+            for await (const line of lines) {
+              if (gone.signal.aborted) break;
+              // Respect back-pressure: a slow reader slows the engine read, not memory.
+              if (!call.write(line)) await new Promise((r) => call.once('drain', r));
+            }
+            if (!gone.signal.aborted) call.end();
+          } catch (e) {
+            if (!gone.signal.aborted) end(e);
+          }
+        })();
+      },
     });
   }
 

@@ -6,6 +6,8 @@ import type { ExchangeRequest as _ExchangeRequest, ExchangeRequest__Output as _E
 import type { ExchangeResponse as _ExchangeResponse, ExchangeResponse__Output as _ExchangeResponse__Output } from './ExchangeResponse.ts';
 import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _PlaceRunRequest__Output } from './PlaceRunRequest.ts';
 import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
+import type { RunLogLine as _RunLogLine, RunLogLine__Output as _RunLogLine__Output } from './RunLogLine.ts';
+import type { RunLogsRequest as _RunLogsRequest, RunLogsRequest__Output as _RunLogsRequest__Output } from './RunLogsRequest.ts';
 import type { StopRunRequest as _StopRunRequest, StopRunRequest__Output as _StopRunRequest__Output } from './StopRunRequest.ts';
 import type { StopRunResponse as _StopRunResponse, StopRunResponse__Output as _StopRunResponse__Output } from './StopRunResponse.ts';
 
@@ -47,6 +49,19 @@ export interface PeerServiceClient extends grpc.Client {
   placeRun(argument: _PlaceRunRequest, callback: grpc.requestCallback<_PlaceRunResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * The log of a run the calling node placed here: the last `tail` lines, then (with follow) the
+   * lines as they come, until the caller cancels. Refused for runs another node placed.
+   */
+  RunLogs(argument: _RunLogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_RunLogLine__Output>;
+  RunLogs(argument: _RunLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_RunLogLine__Output>;
+  /**
+   * The log of a run the calling node placed here: the last `tail` lines, then (with follow) the
+   * lines as they come, until the caller cancels. Refused for runs another node placed.
+   */
+  runLogs(argument: _RunLogsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_RunLogLine__Output>;
+  runLogs(argument: _RunLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_RunLogLine__Output>;
+  
+  /**
    * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
    * control of what it placed. Refused for runs another node placed.
    */
@@ -80,6 +95,12 @@ export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
   PlaceRun: grpc.handleUnaryCall<_PlaceRunRequest__Output, _PlaceRunResponse>;
   
   /**
+   * The log of a run the calling node placed here: the last `tail` lines, then (with follow) the
+   * lines as they come, until the caller cancels. Refused for runs another node placed.
+   */
+  RunLogs: grpc.handleServerStreamingCall<_RunLogsRequest__Output, _RunLogLine>;
+  
+  /**
    * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
    * control of what it placed. Refused for runs another node placed.
    */
@@ -90,5 +111,6 @@ export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
 export interface PeerServiceDefinition extends grpc.ServiceDefinition {
   ExchangePeers: MethodDefinition<_ExchangeRequest, _ExchangeResponse, _ExchangeRequest__Output, _ExchangeResponse__Output>
   PlaceRun: MethodDefinition<_PlaceRunRequest, _PlaceRunResponse, _PlaceRunRequest__Output, _PlaceRunResponse__Output>
+  RunLogs: MethodDefinition<_RunLogsRequest, _RunLogLine, _RunLogsRequest__Output, _RunLogLine__Output>
   StopRun: MethodDefinition<_StopRunRequest, _StopRunResponse, _StopRunRequest__Output, _StopRunResponse__Output>
 }

@@ -11,6 +11,8 @@ import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _P
 import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
 import type { ResourceAmounts as _ResourceAmounts, ResourceAmounts__Output as _ResourceAmounts__Output } from './ResourceAmounts.ts';
 import type { ResourceSummary as _ResourceSummary, ResourceSummary__Output as _ResourceSummary__Output } from './ResourceSummary.ts';
+import type { RunLogLine as _RunLogLine, RunLogLine__Output as _RunLogLine__Output } from './RunLogLine.ts';
+import type { RunLogsRequest as _RunLogsRequest, RunLogsRequest__Output as _RunLogsRequest__Output } from './RunLogsRequest.ts';
 import type { StopRunRequest as _StopRunRequest, StopRunRequest__Output as _StopRunRequest__Output } from './StopRunRequest.ts';
 import type { StopRunResponse as _StopRunResponse, StopRunResponse__Output as _StopRunResponse__Output } from './StopRunResponse.ts';
 
@@ -30,6 +32,8 @@ export interface ProtoGrpcType {
   PlaceRunResponse: MessageTypeDefinition<_PlaceRunResponse, _PlaceRunResponse__Output>
   ResourceAmounts: MessageTypeDefinition<_ResourceAmounts, _ResourceAmounts__Output>
   ResourceSummary: MessageTypeDefinition<_ResourceSummary, _ResourceSummary__Output>
+  RunLogLine: MessageTypeDefinition<_RunLogLine, _RunLogLine__Output>
+  RunLogsRequest: MessageTypeDefinition<_RunLogsRequest, _RunLogsRequest__Output>
   StopRunRequest: MessageTypeDefinition<_StopRunRequest, _StopRunRequest__Output>
   StopRunResponse: MessageTypeDefinition<_StopRunResponse, _StopRunResponse__Output>
 }

@@ -309,14 +309,44 @@ describe.skipIf(!loopbackAliases || !dockerEnv.ok)('discovery: placing a run on 
     );
   });
 
-  it('the origin stops and deletes a run it placed on a peer; the peer releases its quota', async () => {
+  it('the origin reads the log of, stops and deletes a run it placed on a peer; the peer releases its quota', async () => {
     const res = await small.call('/run', {
       method: 'POST',
-      body: { image: TEST_IMAGE, command: ['sleep', '300'], cpu: 0.25, memory: 0.125 },
+      body: {
+        image: TEST_IMAGE,
+        command: ['sh', '-c', 'echo hello from the peer; sleep 300'],
+        cpu: 0.25,
+        memory: 0.125,
+      },
     });
     const placed = await res.json();
     expect(res.status, JSON.stringify(placed)).toBe(202);
     expect(placed.node_id).toBe('place-b');
+
+    // Its log, read through the peer (RunLogs): the last lines, then followed over SSE.
+    await within(10_000, 'the line in the remote log', async () => {
+      const r = await small.call(`/api/containers/${placed.container_id}/logs?tail=10`);
+      const b = (await r.json()) as { items?: { message: string }[] };
+      return r.status === 200 && (b.items ?? []).some((l) => l.message === 'hello from the peer');
+    });
+    const ac = new AbortController();
+    const sse = await fetch(
+      `${small.proc!.url}/api/containers/${placed.allocation_id}/logs?follow=true&tail=5`,
+      {
+        headers: { authorization: `Bearer ${small.token}` },
+        signal: ac.signal,
+      },
+    );
+    expect(sse.headers.get('content-type')).toContain('text/event-stream');
+    const reader = sse.body!.getReader();
+    let text = '';
+    while (!text.includes('hello from the peer')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ac.abort();
+    expect(text).toContain('event: log');
     const peerCpu = async () => (await (await roomy.call('/resources')).json()).current.cpu as number;
     const before = await peerCpu();
 

@@ -167,8 +167,7 @@ export default function StatusPage() {
             icon="i-carbon-document"
             label={t('st.logs')}
             name={c.name}
-            // A run placed on a peer: its logs live on that node.
-            disabled={!c.id || c.status === 'remote'}
+            disabled={!c.id}
             onClick={() => setLogsOf(c)}
           />
           <Show when={canOperate() && c.allocation !== 'released'}>
