@@ -48,10 +48,19 @@ function timedStorage(inner: Storage): Storage & { service: WeakMap<object, numb
     service,
     migrate: (owner, folder) => inner.migrate(owner, folder),
     checkWritable: () => inner.checkWritable(),
+    prepare: (sql) => inner.prepare(sql),
     async transaction<T>(fn: (db: SqliteDb) => Promise<T>): Promise<T> {
       return inner.transaction(async (db) => {
         const start = performance.now();
         const result = await fn(db);
+        if (typeof result === 'object' && result !== null) service.set(result, performance.now() - start);
+        return result;
+      });
+    },
+    transactionSync<T>(fn: () => T): Promise<T> {
+      return inner.transactionSync(() => {
+        const start = performance.now();
+        const result = fn();
         if (typeof result === 'object' && result !== null) service.set(result, performance.now() - start);
         return result;
       });

@@ -9,7 +9,15 @@ import { serveStatic, upgradeWebSocket, websocket } from 'hono/bun';
 import { onProcessShutdownSignal } from './process-signals.ts';
 import { connectionPragmas } from './sqlite.ts';
 import { staticOptions } from './static-files.ts';
-import type { FetchHandler, RunningServer, Runtime, ServeOptions, SqliteDb, SqliteHandle } from './types.ts';
+import type {
+  FetchHandler,
+  RunningServer,
+  Runtime,
+  ServeOptions,
+  SqliteDb,
+  SqliteHandle,
+  SqlStatement,
+} from './types.ts';
 
 interface BunServer {
   readonly port: number;
@@ -39,7 +47,9 @@ interface BunApi {
   }): BunServer;
 }
 interface BunSqliteModule {
-  Database: new (path: string) => { exec(sql: string): void; close(): void };
+  Database: new (
+    path: string,
+  ) => { exec(sql: string): void; prepare(sql: string): SqlStatement; close(): void };
 }
 
 const DEFAULT_GRACE_MS = 10_000;
@@ -136,6 +146,11 @@ async function openSqlite(path: string): Promise<SqliteHandle> {
     async exec(sql) {
       client.exec(sql);
     },
+    execSync(sql) {
+      client.exec(sql);
+    },
+    // bun:sqlite's statements take positional parameters and answer rows as objects, like SqlStatement.
+    prepare: (sql) => client.prepare(sql),
     async migrate(folder, table) {
       migrate(db, { migrationsFolder: folder, migrationsTable: table });
     },

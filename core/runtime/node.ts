@@ -16,7 +16,7 @@ import { onProcessShutdownSignal } from './process-signals.ts';
 import { connectionPragmas, importNodeSqlite, isMemoryPath, openNodeSqlite } from './sqlite.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { staticOptions } from './static-files.ts';
-import type { FetchHandler, RunningServer, Runtime, SqliteDb, SqliteHandle } from './types.ts';
+import type { FetchHandler, RunningServer, Runtime, SqliteDb, SqliteHandle, SqlStatement } from './types.ts';
 
 const DEFAULT_GRACE_MS = 10_000;
 /** Largest WebSocket message accepted from a client (clients only send small control messages). */
@@ -207,6 +207,11 @@ async function openBetterSqlite(path: string, Database: BetterSqliteConstructor)
     async exec(sql) {
       client.exec(sql);
     },
+    execSync(sql) {
+      client.exec(sql);
+    },
+    // better-sqlite3's statements already have the SqlStatement shape: no wrapper on the hot path.
+    prepare: (sql) => client.prepare(sql) as unknown as SqlStatement,
     async migrate(folder, table) {
       migrate(db, { migrationsFolder: folder, migrationsTable: table });
     },

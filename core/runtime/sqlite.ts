@@ -5,7 +5,7 @@
  *
  * Only the adapters in this folder import this file.
  */
-import type { SqliteDb, SqliteHandle } from './types.ts';
+import type { SqliteDb, SqliteHandle, SqlStatement } from './types.ts';
 
 /** Pragmas run on every connection. WAL needs a file: an in-memory database keeps its own journal. */
 export function connectionPragmas(path: string): string[] {
@@ -114,6 +114,10 @@ export async function openNodeSqlite(path: string, mod?: NodeSqliteModule): Prom
     async exec(sql) {
       exec(sql);
     },
+    execSync: exec,
+    // Its own statement, not the cache's: those return arrays for Drizzle; SqlStatement rows are
+    // objects. node:sqlite's run/all take positional parameters and report numbers (no readBigInts).
+    prepare: (sql) => client.prepare(sql) as unknown as SqlStatement,
     async migrate(folder, table) {
       await migrate(
         db,

@@ -29,11 +29,29 @@ export type SqliteDb = BaseSQLiteDatabase<'sync' | 'async', any, any>;
 
 export type SqliteDriverName = 'better-sqlite3' | 'bun:sqlite' | 'node:sqlite';
 
+/** What SQLite binds and returns on the raw path: text, numbers and NULL (no booleans, no bigints). */
+export type SqlValue = string | number | null;
+
+/**
+ * A statement prepared on the connection and run synchronously, without Drizzle: for the few hot
+ * statements (quota reservations) where Drizzle's per-call work and a promise per statement were
+ * a third of the cost (bench/admission.ts). Parameters are positional (`?`); rows are objects
+ * keyed by column name on every driver, so alias computed columns.
+ */
+export interface SqlStatement {
+  run(...params: SqlValue[]): { changes: number };
+  all(...params: SqlValue[]): Record<string, SqlValue>[];
+}
+
 export interface SqliteHandle {
   driver: SqliteDriverName;
   db: SqliteDb;
   /** Run one or more SQL statements without results (pragmas, BEGIN/COMMIT). */
   exec(sql: string): Promise<void>;
+  /** exec() without the promise: Storage runs BEGIN/SAVEPOINT/COMMIT of its queue with it. */
+  execSync(sql: string): void;
+  /** Prepare a raw statement on this connection (see SqlStatement). Throws for invalid SQL. */
+  prepare(sql: string): SqlStatement;
   /** Apply drizzle-kit migrations from `folder`, recording them in `table`. */
   migrate(folder: string, table: string): Promise<void>;
   close(): void | Promise<void>;

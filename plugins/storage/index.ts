@@ -40,6 +40,11 @@
  *   `fn` (refused with an error, it would deadlock); and know that a statement issued *outside*
  *   `transaction()` while one is open joins it. Do not use Drizzle's own `db.transaction()`: it
  *   needs a synchronous callback on better-sqlite3 and bun:sqlite.
+ * - Hot paths may use `prepare(sql)` (raw statements, positional `?`, rows as objects) inside
+ *   `transactionSync(fn)`: same queue, BEGIN IMMEDIATE and group commit, but `fn` is synchronous
+ *   and awaits nothing (the quota ledger's reserve/commit/release do).
+ * - Queued transactions start after the current event-loop turn's I/O callbacks (setImmediate), so
+ *   concurrent requests share one COMMIT.
  * - Use the query builder. Raw `db.all(sql…)`/`db.get(sql…)` rows are objects on better-sqlite3 and
  *   bun:sqlite but arrays on node:sqlite; `db.values(sql…)` gives arrays everywhere. `db.run()`
  *   reports `changes` and `lastInsertRowid` on every driver.

@@ -198,6 +198,13 @@ describe.concurrent('runtime adapter + storage plugin', () => {
       expect(storage.rollback).toEqual({ error: 'boom', valueAfter: 1 });
       expect(storage.concurrent).toEqual({ value: 50, maxActive: 1 });
       expect(storage.nestedRefused).toBe(true);
+      expect(storage.raw).toEqual({
+        inserted: 1,
+        rollback: 'raw boom',
+        changes: true,
+        row: { name: 'raw', value: 50 },
+        missing: 0,
+      });
       expect(storage.foreignKey).toMatchObject({ message: 'FOREIGN KEY constraint failed' });
       expect(storage.unique).toMatchObject({ message: expect.stringMatching(/^UNIQUE constraint failed/) });
       // `changes` on every driver, so "update … where enough is left" checks work everywhere.

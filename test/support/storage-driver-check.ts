@@ -128,6 +128,32 @@ async function checkStorage(runtime: Runtime, dataDir: string): Promise<Result> 
   );
   out.concurrent = { value: await counterValue(db, 'concurrent'), maxActive };
 
+  // The raw path (Storage.prepare + transactionSync) that quota admission uses: positional
+  // parameters, rows as objects with numbers, changes, rollback, and serialized exact increments.
+  const rawRead = storage.prepare('SELECT name, value FROM fixture_counters WHERE name = ?');
+  const rawBump = storage.prepare('UPDATE fixture_counters SET value = value + ? WHERE name = ?');
+  const rawInsert = storage.prepare('INSERT INTO fixture_counters (name, value) VALUES (?, ?)');
+  const rawInserted = await storage.transactionSync(() => rawInsert.run('raw', 0).changes);
+  const rawThrown = await rejection(
+    storage.transactionSync(() => {
+      rawBump.run(100, 'raw');
+      throw new Error('raw boom');
+    }),
+  );
+  const rawBumps = await Promise.all(
+    Array.from({ length: 50 }, () => storage.transactionSync(() => rawBump.run(1, 'raw').changes)),
+  );
+  out.raw = {
+    inserted: rawInserted,
+    rollback: (rawThrown as Error).message,
+    changes: rawBumps.every((c) => c === 1),
+    row: { ...rawRead.all('raw')[0] },
+    missing: rawRead.all('nobody').length,
+  };
+  // Leave the table as the later checks expect it.
+  const rawDelete = storage.prepare('DELETE FROM fixture_counters WHERE name = ?');
+  await storage.transactionSync(() => rawDelete.run('raw'));
+
   const nested = await rejection(storage.transaction(async () => storage.transaction(async () => 1)));
   out.nestedRefused = (nested as Error).message.includes('inside storage.transaction()');
 

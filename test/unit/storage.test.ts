@@ -255,6 +255,46 @@ describe('transaction', () => {
     expect(await storage.transaction(async () => 'alone')).toBe('alone');
   });
 
+  it('transactionSync shares the queue and the group commit with transaction(), each failing alone', async () => {
+    const { storage } = await startStorage({});
+    await storage.migrate('fixture', FIXTURE_MIGRATIONS);
+    await storage.db.insert(counters).values({ name: 'n', value: 0 });
+    const bump = storage.prepare('UPDATE fixture_counters SET value = value + 1 WHERE name = ?');
+    const label = storage.prepare('INSERT INTO fixture_items (counter, label) VALUES (?, ?)');
+    // Sync and async transactions queued together, in one batch: every 5th sync one throws after
+    // writing, every 7th hits a foreign-key failure; the async ones read what the sync ones wrote.
+    const seen: number[] = [];
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        i % 3 === 2
+          ? storage.transaction(async (db) => {
+              seen.push((await counterValue(db, 'n')) ?? -1);
+              return i;
+            })
+          : storage.transactionSync(() => {
+              bump.run('n');
+              label.run(i % 7 === 6 ? 'missing' : 'n', `t${i}`);
+              if (i % 5 === 4) throw new Error(`t${i} changed its mind`);
+              return i;
+            }),
+      ),
+    );
+    const failed = (i: number) => i % 3 !== 2 && (i % 5 === 4 || i % 7 === 6);
+    outcomes.forEach((o, i) => {
+      if (failed(i)) expect(o.status, `t${i}`).toBe('rejected');
+      else expect(o).toEqual({ status: 'fulfilled', value: i });
+    });
+    const kept = Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 3 !== 2 && !failed(i));
+    expect(await counterValue(storage.db, 'n')).toBe(kept.length);
+    // Each async transaction saw exactly the successful sync ones queued before it.
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, k) => kept.filter((i) => i < 3 * k + 2).length));
+    // A sync transaction cannot be awaited from inside an async one (it would wait forever).
+    await expect(storage.transaction(async () => storage.transactionSync(() => 1))).rejects.toThrow(
+      /inside storage.transaction\(\)/,
+    );
+    expect(await storage.transactionSync(() => 'alone')).toBe('alone');
+  });
+
   it('refuses a nested transaction instead of deadlocking', async () => {
     const { storage } = await startStorage({});
     await expect(storage.transaction(async () => storage.transaction(async () => 1))).rejects.toThrow(
