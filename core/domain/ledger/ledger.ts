@@ -4,11 +4,12 @@
  * Check-and-reserve runs in one `BEGIN IMMEDIATE` transaction, so concurrent requests can never
  * over-commit — neither the node's `resource_limits` nor any resource's capacity.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { SqlStatement } from '../../runtime/types.ts';
 import type { Storage } from '../../slots/storage.ts';
 import { type Candidate, freeOf, place, type ShortKind, shortOf } from '../scheduler.ts';
-import { allocations, resourceUsage } from './schema.ts';
+import { allocations } from './schema.ts';
 import type { Allocation, LedgerReader, Usage } from './types.ts';
 
 export class QuotaExceededError extends Error {
@@ -67,82 +68,75 @@ function toAllocation(r: Row): Allocation {
 // IN, not `<> 'released'`: SQLite cannot use an index for <>, so that scanned every allocation
 // ever made (released ones included) on each reserve; IN seeks allocations_state_idx (bench/admission.ts).
 const ACTIVE = inArray(allocations.state, ['reserved', 'committed']);
-export const newAllocationId = () => `a${randomBytes(8).toString('hex')}`;
+/**
+ * Random bytes for allocation ids, drawn from the CSPRNG 4 KiB at a time: one randomBytes(8) per
+ * reservation was ~10% of its cost (a native call and a buffer each). The same pooling as
+ * crypto.randomUUID(); every id still gets 8 bytes nobody saw before.
+ */
+const ID_POOL = Buffer.alloc(4096);
+let idPoolAt = ID_POOL.length;
+export const newAllocationId = () => {
+  if (idPoolAt === ID_POOL.length) {
+    randomFillSync(ID_POOL);
+    idPoolAt = 0;
+  }
+  idPoolAt += 8;
+  return `a${ID_POOL.toString('hex', idPoolAt - 8, idPoolAt)}`;
+};
 export const workloadNameFor = (id: string) => `iarnet-${id}`;
 
 /**
- * The hot statements, built and prepared once: Drizzle otherwise rebuilds the SQL and SQLite
- * re-prepares it on every call (~70-100 µs each here, against ~2 µs prepared; bench/admission.ts).
+ * The hot statements of admission, as raw SQL prepared once on the connection and run inside
+ * storage.transactionSync(): through Drizzle each call rebuilt its parameters and row objects and
+ * cost a promise per statement — together about as much as SQLite's own work (bench/admission.ts).
+ * The columns are schema.ts's; the ledger tests read every row back through Drizzle.
  */
-function prepareStatements(db: Storage['db']) {
+function prepareStatements(storage: Storage) {
   return {
     // Totals kept by triggers (migration 0002): a handful of rows, whatever the number of workloads.
-    usage: db
-      .select({
-        resourceId: resourceUsage.resourceId,
-        cpuMilli: resourceUsage.cpuMilli,
-        memory: resourceUsage.memory,
-        gpu: resourceUsage.gpu,
-      })
-      .from(resourceUsage)
-      .where(sql`${resourceUsage.active} > 0`)
-      .prepare(),
-    insert: db
-      .insert(allocations)
-      .values({
-        id: sql.placeholder('id'),
-        resourceId: sql.placeholder('resourceId'),
-        nodeId: sql.placeholder('nodeId'),
-        state: 'reserved',
-        cpuMilli: sql.placeholder('cpuMilli'),
-        memory: sql.placeholder('memory'),
-        gpu: sql.placeholder('gpu'),
-        image: sql.placeholder('image'),
-        // Raw, not through the column's JSON encoder, which would store null as the text 'null'.
-        command: sql`${sql.placeholder('command')}`,
-        workloadName: sql.placeholder('workloadName'),
-        appId: sql.placeholder('appId'),
-        replicas: sql.placeholder('replicas'),
-        owner: sql.placeholder('owner'),
-        createdAt: sql.placeholder('createdAt'),
-      })
-      .prepare(),
-    commit: db
-      .update(allocations)
-      .set({
-        state: 'committed',
-        workloadId: sql`${sql.placeholder('workloadId')}`,
-        workloadState: sql`${sql.placeholder('workloadState')}`,
-        committedAt: sql`${sql.placeholder('at')}`,
-      })
-      .where(and(eq(allocations.id, sql.placeholder('id')), eq(allocations.state, 'reserved')))
-      .returning({ id: allocations.id })
-      .prepare(),
-    release: db
-      .update(allocations)
-      .set({
-        state: 'released',
-        releasedAt: sql`${sql.placeholder('at')}`,
-        releaseReason: sql`${sql.placeholder('reason')}`,
-        workloadState: sql`coalesce(${sql.placeholder('workloadState')}, ${allocations.workloadState})`,
-      })
-      .where(and(eq(allocations.id, sql.placeholder('id')), ACTIVE))
-      .returning({ id: allocations.id })
-      .prepare(),
-  };
+    usage: storage.prepare(
+      'SELECT resource_id AS resourceId, cpu_milli AS cpuMilli, memory, gpu FROM resource_usage WHERE active > 0',
+    ),
+    insert: storage.prepare(
+      'INSERT INTO allocations (id, resource_id, node_id, state, cpu_milli, memory, gpu, image, command, ' +
+        "workload_name, app_id, replicas, owner, created_at) VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    // changes() counts this statement's own row only (not the usage triggers'): 1 = it moved.
+    commit: storage.prepare(
+      "UPDATE allocations SET state = 'committed', workload_id = ?, workload_state = ?, committed_at = ? " +
+        "WHERE id = ? AND state = 'reserved'",
+    ),
+    // IN, not <> 'released': the active states, as ACTIVE above.
+    release: storage.prepare(
+      "UPDATE allocations SET state = 'released', released_at = ?, release_reason = ?, " +
+        "workload_state = coalesce(?, workload_state) WHERE id = ? AND state IN ('reserved', 'committed')",
+    ),
+  } satisfies Record<string, SqlStatement>;
+}
+
+interface UsageRow {
+  resourceId: string;
+  cpuMilli: number;
+  memory: number;
+  gpu: number;
 }
 
 export class QuotaLedger implements LedgerReader {
   readonly #storage: Storage;
   readonly #nodeId: string;
   #limits: Usage;
-  readonly #q: ReturnType<typeof prepareStatements>;
+  #statements: ReturnType<typeof prepareStatements> | undefined;
 
   constructor(storage: Storage, nodeId: string, limits: Usage) {
     this.#storage = storage;
     this.#nodeId = nodeId;
     this.#limits = limits;
-    this.#q = prepareStatements(storage.db);
+  }
+
+  /** Prepared on first use: SQLite checks the tables at prepare time, and they may not exist yet. */
+  get #q(): ReturnType<typeof prepareStatements> {
+    this.#statements ??= prepareStatements(this.#storage);
+    return this.#statements;
   }
 
   get limits(): Usage {
@@ -155,13 +149,8 @@ export class QuotaLedger implements LedgerReader {
    * inside a running transaction.)
    */
   async usageByResource(): Promise<Map<string, Usage>> {
-    const rows = (await this.#q.usage.all()) as ({ resourceId: string } & Usage)[];
-    return new Map(
-      rows.map((r: { resourceId: string } & Usage) => [
-        r.resourceId,
-        { cpuMilli: r.cpuMilli, memory: r.memory, gpu: r.gpu },
-      ]),
-    );
+    const rows = this.#q.usage.all() as unknown as UsageRow[];
+    return new Map(rows.map((r) => [r.resourceId, { cpuMilli: r.cpuMilli, memory: r.memory, gpu: r.gpu }]));
   }
 
   async usage(): Promise<Usage> {
@@ -177,65 +166,92 @@ export class QuotaLedger implements LedgerReader {
   /**
    * Place and reserve in one transaction: node limits first (the design document's check),
    * then a resource with room. Throws QuotaExceededError naming the short resource.
+   * The whole check-and-insert is synchronous inside BEGIN IMMEDIATE (storage.transactionSync), so
+   * no other write can come between the read of the totals and the insert.
    */
   reserve(req: ReserveRequest): Promise<Allocation> {
+    return this.#storage.transactionSync(() => this.#reserveNow(req));
+  }
+
+  #reserveNow(req: ReserveRequest): Allocation {
     const need: Usage = { cpuMilli: req.cpuMilli, memory: req.memory, gpu: req.gpu };
-    return this.#storage.transaction(async () => {
-      const byResource = await this.usageByResource();
-      const nodeUsed = [...byResource.values()].reduce(
-        (a, u) => ({ cpuMilli: a.cpuMilli + u.cpuMilli, memory: a.memory + u.memory, gpu: a.gpu + u.gpu }),
-        { cpuMilli: 0, memory: 0, gpu: 0 },
-      );
-      const nodeShort = shortOf(need, freeOf(this.#limits, nodeUsed));
-      if (nodeShort) throw new QuotaExceededError('node', nodeShort);
+    const rows = this.#q.usage.all() as unknown as UsageRow[];
+    const nodeUsed = { cpuMilli: 0, memory: 0, gpu: 0 };
+    for (const u of rows) {
+      nodeUsed.cpuMilli += u.cpuMilli;
+      nodeUsed.memory += u.memory;
+      nodeUsed.gpu += u.gpu;
+    }
+    const nodeShort = shortOf(need, freeOf(this.#limits, nodeUsed));
+    if (nodeShort) throw new QuotaExceededError('node', nodeShort);
 
-      const zero = { cpuMilli: 0, memory: 0, gpu: 0 };
-      const candidates = req.candidates
-        .filter((c) => !req.resourceId || c.id === req.resourceId)
-        .map((c) => ({ ...c, used: byResource.get(c.id) ?? zero }));
-      const placement = place(need, candidates);
-      if (!placement.ok) throw new QuotaExceededError('resource', placement.short, placement.tried);
+    const zero = { cpuMilli: 0, memory: 0, gpu: 0 };
+    const candidates: Candidate[] = [];
+    for (const c of req.candidates) {
+      if (req.resourceId && c.id !== req.resourceId) continue;
+      const used = rows.find((r) => r.resourceId === c.id);
+      candidates.push({
+        ...c,
+        used: used ? { cpuMilli: used.cpuMilli, memory: used.memory, gpu: used.gpu } : zero,
+      });
+    }
+    const placement = place(need, candidates);
+    if (!placement.ok) throw new QuotaExceededError('resource', placement.short, placement.tried);
 
-      const id = newAllocationId();
-      const row = {
-        id,
-        resourceId: placement.candidate.id,
-        nodeId: this.#nodeId,
-        state: 'reserved' as const,
-        ...need,
-        image: req.image,
-        command: req.command ?? null,
-        workloadName: workloadNameFor(id),
-        appId: req.appId ?? null,
-        replicas: req.replicas ?? 1,
-        owner: req.owner,
-        createdAt: new Date().toISOString(),
-      };
-      // The command column is JSON: the prepared statement takes it already encoded.
-      await this.#q.insert.run({ ...row, command: row.command ? JSON.stringify(row.command) : null });
-      return toAllocation(row as Row);
-    });
+    const id = newAllocationId();
+    const replicas = req.replicas ?? 1;
+    const allocation: Allocation = {
+      id,
+      resourceId: placement.candidate.id,
+      nodeId: this.#nodeId,
+      state: 'reserved',
+      ...need,
+      image: req.image,
+      workloadName: workloadNameFor(id),
+      owner: req.owner,
+      createdAt: new Date().toISOString(),
+    };
+    // The same optional fields toAllocation() gives a row read back.
+    if (req.command) allocation.command = req.command;
+    if (req.appId) allocation.appId = req.appId;
+    if (replicas > 1) allocation.replicas = replicas;
+    this.#q.insert.run(
+      id,
+      allocation.resourceId,
+      this.#nodeId,
+      need.cpuMilli,
+      need.memory,
+      need.gpu,
+      req.image,
+      // The command column is JSON text (schema.ts); NULL when absent, as before.
+      req.command ? JSON.stringify(req.command) : null,
+      allocation.workloadName,
+      req.appId ?? null,
+      replicas,
+      req.owner,
+      allocation.createdAt,
+    );
+    return allocation;
   }
 
   /** The workload runs: record its engine id. A released allocation stays released. */
-  async commit(
+  commit(
     id: string,
     workloadId: string,
     workloadState = 'running',
     at = new Date().toISOString(),
   ): Promise<boolean> {
-    const result = await this.#storage.transaction(async () =>
-      this.#q.commit.all({ id, workloadId, workloadState, at }),
+    return this.#storage.transactionSync(
+      () => this.#q.commit.run(workloadId, workloadState, at, id).changes === 1,
     );
-    return (result as unknown[]).length === 1;
   }
 
   /** Release exactly once: true only for the call that released it. */
-  async release(id: string, reason: string, workloadState?: string): Promise<boolean> {
-    const result = await this.#storage.transaction(async () =>
-      this.#q.release.all({ id, reason, workloadState: workloadState ?? null, at: new Date().toISOString() }),
+  release(id: string, reason: string, workloadState?: string): Promise<boolean> {
+    const at = new Date().toISOString();
+    return this.#storage.transactionSync(
+      () => this.#q.release.run(at, reason, workloadState ?? null, id).changes === 1,
     );
-    return (result as unknown[]).length === 1;
   }
 
   /** Adopt a workload found on an engine with no active allocation (after a crash or data loss). */
