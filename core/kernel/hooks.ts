@@ -114,7 +114,12 @@ export class HookRegistry {
   async call<N extends HookName>(name: N, ...args: HookArgs<N>): Promise<HookResult<N>> {
     const declared = this.kinds.get(name);
     if (!declared) throw new Error(`hook "${name}" was called but never defined`);
-    const list = [...(this.handlers.get(name) ?? [])];
+    const registered = this.handlers.get(name);
+    // No handlers (e.g. run:validate on most nodes, once per POST /run): skip the copy and closures.
+    if (!registered?.length) {
+      return (declared.kind === 'waterfall' ? args[0] : undefined) as HookResult<N>;
+    }
+    const list = [...registered];
     const run = async (h: Registered, callArgs: unknown[]) => {
       try {
         return await h.handler(...callArgs);
