@@ -4,6 +4,8 @@
  *
  * (b1) QuotaLedger.reserve on SQLite, in-process: one caller at a time, then 8 concurrent callers,
  *      releasing after each so the quota never fills. Target: p99 ≤ 100 µs per reservation.
+ *      Printed beside it: the same SQL straight on better-sqlite3 (support/sqlite-floor.ts), so
+ *      what the ledger adds is read against this machine's own floor in the same run.
  * (b2) End-to-end `POST /run` over HTTP: bench/support/noop-server.ts as its own process pinned to
  *      CPU 0 — once on Node, once on Bun, whose HTTP servers differ most —, `wrk` (32 connections,
  *      10 s per pass) pinned to CPU 1, a tiny request (0.01 core,
@@ -18,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { describeLedger, ledgerBench, RESERVE_TARGET_US } from './support/ledger-bench.ts';
+import { sqliteFloor } from './support/sqlite-floor.ts';
 import { type BenchResult, fmt, machineLoad, median } from './support/stats.ts';
 import { pinned, runWrk, WRK, type WrkResult, writeScript, wrkScript } from './support/wrk.ts';
 
@@ -166,6 +169,8 @@ async function runsPerSecond(runtime: ServerRuntime): Promise<{ passes: Pass[]; 
 export async function run(): Promise<BenchResult> {
   const loadBefore = machineLoad();
   const ledger = await ledgerBench({ iterations: 10_000, callers: 8 });
+  // The same SQL without IARNet, right after, on the same machine (context for the p99, not a target).
+  const floor = await sqliteFloor({ iterations: 10_000 });
   const b1Pass =
     ledger.sequential.p99 <= RESERVE_TARGET_US && ledger.concurrent.serviceP99 <= RESERVE_TARGET_US;
 
@@ -197,6 +202,8 @@ export async function run(): Promise<BenchResult> {
     name: 'admission (no-op runner): QuotaLedger.reserve latency, POST /run per second',
     figure:
       `(b1) ${describeLedger(ledger)} [${b1Pass ? 'met' : 'missed'}]\n` +
+      `      SQLite alone, same statements and checkpointing, one at a time: p50 ${fmt(floor.p50, 0)} µs, p99 ${fmt(floor.p99, 0)} µs ` +
+      `(the ledger adds ${fmt(ledger.sequential.p50 - floor.p50, 0)} µs at p50, ${fmt(ledger.sequential.p99 - floor.p99, 0)} µs at p99)\n` +
       `      (b2) best runtime ${fmt(best, 0)} POST /run/s, median of ${PASSES} passes of ${SECONDS} s each (wrk -c${CONNECTIONS}, server CPU ${SERVER_CPU}, wrk CPU ${LOAD_CPU}) [${b2Pass ? 'met' : 'missed'}]\n        ${perRuntime}\n` +
       `      (${loadBefore} before, ${loadAfter} after)`,
     target: `(b1) reserve p99 ≤ ${RESERVE_TARGET_US} µs (one caller; 8 callers: its own statements, the shared COMMIT amortized in the throughput); (b2) ≥ ${RUNS_TARGET.toLocaleString('en')} POST /run/s with one allocation per 202`,
