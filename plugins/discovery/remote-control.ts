@@ -48,12 +48,8 @@ export class RemoteControl {
     this.#o = opts;
   }
 
-  /**
-   * Origin side ('containers:remote-control'): stop or delete the remote run `ref` (its container
-   * or allocation id). undefined when `ref` is no run placed from here; the run as listed after a
-   * stop; `'removed'` after a delete. A peer that cannot be reached or refuses is a 502/503.
-   */
-  async control(op: 'stop' | 'remove', ref: string): Promise<RemoteContainer | 'removed' | undefined> {
+  /** The run placed from here as `ref`, and its peer's address; 503 when that peer is gone. */
+  async #placed(ref: string): Promise<{ run: RemoteContainer; peer: { grpcAddr: string } } | undefined> {
     const run = await this.#o.remoteRuns.find(ref);
     if (!run) return undefined;
     const peer = this.#o.membership.get(run.nodeId);
@@ -65,6 +61,18 @@ export class RemoteControl {
         `The node ${run.nodeId} running this container is not reachable; nothing was changed`,
       );
     }
+    return { run, peer: { grpcAddr: peer.grpcAddr } };
+  }
+
+  /**
+   * Origin side ('containers:remote-control'): stop or delete the remote run `ref` (its container
+   * or allocation id). undefined when `ref` is no run placed from here; the run as listed after a
+   * stop; `'removed'` after a delete. A peer that cannot be reached or refuses is a 502/503.
+   */
+  async control(op: 'stop' | 'remove', ref: string): Promise<RemoteContainer | 'removed' | undefined> {
+    const found = await this.#placed(ref);
+    if (!found) return undefined;
+    const { run, peer } = found;
     const msg: Record<string, unknown> = {
       sender_id: this.#o.nodeId,
       allocation_id: run.allocationId,
@@ -109,17 +117,9 @@ export class RemoteControl {
     ref: string,
     opts: LogOptions & { signal: AbortSignal },
   ): Promise<AsyncIterable<LogLine> | undefined> {
-    const run = await this.#o.remoteRuns.find(ref);
-    if (!run) return undefined;
-    const peer = this.#o.membership.get(run.nodeId);
-    if (!peer?.grpcAddr || peer.status === 'dead') {
-      throw new ApiError(
-        503,
-        'PEER_UNREACHABLE',
-        'Peer unavailable',
-        `The node ${run.nodeId} running this container is not reachable`,
-      );
-    }
+    const found = await this.#placed(ref);
+    if (!found) return undefined;
+    const { run, peer } = found;
     const msg: Record<string, unknown> = {
       sender_id: this.#o.nodeId,
       allocation_id: run.allocationId,
