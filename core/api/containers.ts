@@ -46,6 +46,7 @@ export function toRemoteContainer(r: RemoteContainer) {
     allocation: r.stoppedAt ? ('released' as const) : ('committed' as const),
     resourceId: r.resourceId,
     nodeId: r.nodeId,
+    remote: true,
     createdAt: r.createdAt,
     resources: { cpu: fromMilli(r.cpuMilli), memory: bytesToGB(r.memory), gpu: r.gpu },
   };
@@ -171,7 +172,10 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
       },
     );
   action('stop', 'Stop a container and release its quota (a run placed on a peer is stopped there)');
-  action('restart', 'Restart a running container (keeps its allocation)');
+  action(
+    'restart',
+    'Restart a container: a running one keeps its allocation; a stopped one is booked again (503 without room) and started',
+  );
 
   app.delete(
     '/api/containers/:id',

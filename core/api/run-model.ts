@@ -144,6 +144,8 @@ export const Container = v.object({
   resourceId: v.string(),
   nodeId: v.string(),
   appId: v.optional(v.string()),
+  /** Placed by this node on the peer `nodeId` (its state lives there). */
+  remote: v.optional(v.boolean()),
   createdAt: v.string(),
   resources: Triple,
 });

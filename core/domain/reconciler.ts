@@ -139,14 +139,11 @@ export class Reconciler {
     const activeIds = new Set(active.map((a) => a.id));
 
     for (const a of active) {
+      // Being started (or started again) by this process right now: its run decides, not us.
+      if (a.state === 'reserved' && this.#starting(a.id)) continue;
       const w = byAlloc.get(a.id);
       if (!w) {
-        if (
-          a.state === 'reserved' &&
-          (this.#starting(a.id) || Date.now() - Date.parse(a.createdAt) < this.#startGraceMs)
-        ) {
-          continue;
-        }
+        if (a.state === 'reserved' && Date.now() - Date.parse(a.createdAt) < this.#startGraceMs) continue;
         if (
           await this.#ledger.release(a.id, a.state === 'reserved' ? 'start-abandoned' : 'vanished', 'removed')
         ) {
@@ -166,7 +163,6 @@ export class Reconciler {
         // gone it is removed and its quota released rather than committed to a container that
         // will never run.
         const created = Date.parse(a.createdAt);
-        if (this.#starting(a.id)) continue;
         if (created >= this.#bootAt && Date.now() - created < this.#startGraceMs) continue;
         try {
           await runner.remove(w.id);

@@ -370,14 +370,7 @@ export class RunService {
   }
 
   async restart(a: Allocation): Promise<void> {
-    if (a.state === 'released') {
-      throw new ApiError(
-        409,
-        'NOT_RUNNING',
-        'Conflict',
-        'This container has stopped and its quota was released; start a new run instead',
-      );
-    }
+    if (a.state === 'released') return this.#startAgain(a);
     if (!a.workloadId)
       throw new ApiError(409, 'NOT_STARTED', 'Conflict', 'This container is still being started');
     const runner = await this.#runnerOrUnavailable(a.resourceId);
@@ -386,6 +379,66 @@ export class RunService {
       allocationId: a.id,
       containerId: a.workloadId,
       resourceId: a.resourceId,
+    });
+  }
+
+  /**
+   * Restart of a stopped container: its quota was released, so it is booked again on its resource
+   * (refused with 503 when that has no room now), the engine starts the same container, and the
+   * allocation is committed again. Nothing stays booked when the engine cannot start it.
+   */
+  async #startAgain(a: Allocation): Promise<void> {
+    const gone = () =>
+      new ApiError(
+        409,
+        'NOT_RUNNING',
+        'Conflict',
+        'This container no longer exists on its engine; start a new run instead',
+      );
+    if (a.removedAt || !a.workloadId) throw gone();
+    const resource = await this.#catalog.get(a.resourceId);
+    const cap = resource?.status === 'connected' ? effectiveCapacity(resource) : undefined;
+    if (!resource || !cap) {
+      throw new ApiError(
+        503,
+        'RESOURCE_UNREACHABLE',
+        'Resource unavailable',
+        'The resource of this container cannot be used right now',
+      );
+    }
+    const runner = await this.#runnerOrUnavailable(a.resourceId);
+    // A Kubernetes pod is deleted when stopped: there is nothing to start again.
+    if (!(await engineCall(() => runner.inspect(a.workloadId!)))) throw gone();
+    this.#starting.add(a.id);
+    try {
+      let booked: boolean;
+      try {
+        booked = await this.#ledger.reactivate(a, {
+          id: resource.id,
+          name: resource.name,
+          capacity: { cpuMilli: Math.round(cap.cpu * 1000), memory: cap.memory, gpu: cap.gpu },
+        });
+      } catch (e) {
+        throw e instanceof QuotaExceededError ? quotaError(e) : e;
+      }
+      if (!booked)
+        throw new ApiError(409, 'NOT_STOPPED', 'Conflict', 'This container was started or deleted meanwhile');
+      try {
+        await engineCall(() => runner.restart(a.workloadId!));
+      } catch (e) {
+        await this.#ledger.release(a.id, 'start-failed');
+        throw e;
+      }
+      await this.#ledger.commit(a.id, a.workloadId, 'running');
+    } finally {
+      this.#starting.delete(a.id);
+    }
+    this.#events.emit('run:started', {
+      allocationId: a.id,
+      containerId: a.workloadId,
+      image: a.image,
+      resourceId: a.resourceId,
+      nodeId: this.#nodeId,
     });
   }
 

@@ -121,6 +121,29 @@ describe.skipIf(!env.ok)('POST /run, GET /resources, GET /status on a real Docke
     expect((await call('POST', `/api/containers/${body.allocation_id}/stop`)).status).toBe(200);
     expect((await quota()).current).toEqual({ cpu: 0, memory: 0, gpu: 0 });
 
+    // Restart of the stopped container starts it again, booked again on its resource.
+    const again = await call('POST', `/api/containers/${body.allocation_id}/restart`);
+    expect(again.status, await again.clone().text()).toBe(200);
+    expect(await again.json()).toMatchObject({ allocation: 'committed', status: 'running' });
+    expect((await quota()).current).toEqual({ cpu: 0.5, memory: 0.25, gpu: 0 });
+    expect((await docker().getContainer(body.container_id).inspect()).State.Running).toBe(true);
+    expect((await call('POST', `/api/containers/${body.allocation_id}/stop`)).status).toBe(200);
+    // While the node has no room for it, it stays stopped and nothing is booked (503).
+    const hog = await call('POST', '/run', {
+      image: TEST_IMAGE,
+      command: ['sleep', '300'],
+      cpu: 1.75,
+      memory: 0.25,
+    });
+    expect(hog.status).toBe(202);
+    const refused = await call('POST', `/api/containers/${body.allocation_id}/restart`);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ error: 'Resource limit exceeded', code: 'QUOTA_EXCEEDED' });
+    expect((await quota()).current).toEqual({ cpu: 1.75, memory: 0.25, gpu: 0 });
+    expect((await docker().getContainer(body.container_id).inspect()).State.Running).toBe(false);
+    expect((await call('DELETE', `/api/containers/${(await hog.json()).allocation_id}`)).status).toBe(204);
+    expect((await quota()).current).toEqual({ cpu: 0, memory: 0, gpu: 0 });
+
     expect((await call('DELETE', `/api/containers/${body.allocation_id}`)).status).toBe(204);
     await expect(docker().getContainer(body.container_id).inspect()).rejects.toMatchObject({
       statusCode: 404,

@@ -106,6 +106,11 @@ function prepareStatements(storage: Storage) {
       "UPDATE allocations SET state = 'committed', workload_id = ?, workload_state = ?, committed_at = ? " +
         "WHERE id = ? AND state = 'reserved'",
     ),
+    // A stopped container started again: back into the active set (the usage triggers add it).
+    reactivate: storage.prepare(
+      "UPDATE allocations SET state = 'reserved', released_at = NULL, release_reason = NULL, workload_state = 'starting' " +
+        "WHERE id = ? AND state = 'released' AND removed_at IS NULL",
+    ),
     // IN, not <> 'released': the active states, as ACTIVE above.
     release: storage.prepare(
       "UPDATE allocations SET state = 'released', released_at = ?, release_reason = ?, " +
@@ -173,8 +178,12 @@ export class QuotaLedger implements LedgerReader {
     return this.#storage.transactionSync(() => this.#reserveNow(req));
   }
 
-  #reserveNow(req: ReserveRequest): Allocation {
-    const need: Usage = { cpuMilli: req.cpuMilli, memory: req.memory, gpu: req.gpu };
+  /**
+   * The admission check, inside a transaction: node limits first (the design document's check),
+   * then the resource among `candidates` with room. Returns where `need` goes; throws
+   * QuotaExceededError naming the short resource.
+   */
+  #admit(need: Usage, offered: Omit<Candidate, 'used'>[]): Omit<Candidate, 'used'> {
     const rows = this.#q.usage.all() as unknown as UsageRow[];
     const nodeUsed = { cpuMilli: 0, memory: 0, gpu: 0 };
     for (const u of rows) {
@@ -186,23 +195,27 @@ export class QuotaLedger implements LedgerReader {
     if (nodeShort) throw new QuotaExceededError('node', nodeShort);
 
     const zero = { cpuMilli: 0, memory: 0, gpu: 0 };
-    const candidates: Candidate[] = [];
-    for (const c of req.candidates) {
-      if (req.resourceId && c.id !== req.resourceId) continue;
+    const candidates: Candidate[] = offered.map((c) => {
       const used = rows.find((r) => r.resourceId === c.id);
-      candidates.push({
-        ...c,
-        used: used ? { cpuMilli: used.cpuMilli, memory: used.memory, gpu: used.gpu } : zero,
-      });
-    }
+      return { ...c, used: used ? { cpuMilli: used.cpuMilli, memory: used.memory, gpu: used.gpu } : zero };
+    });
     const placement = place(need, candidates);
     if (!placement.ok) throw new QuotaExceededError('resource', placement.short, placement.tried);
+    return placement.candidate;
+  }
+
+  #reserveNow(req: ReserveRequest): Allocation {
+    const need: Usage = { cpuMilli: req.cpuMilli, memory: req.memory, gpu: req.gpu };
+    const target = this.#admit(
+      need,
+      req.resourceId ? req.candidates.filter((c) => c.id === req.resourceId) : req.candidates,
+    );
 
     const id = newAllocationId();
     const replicas = req.replicas ?? 1;
     const allocation: Allocation = {
       id,
-      resourceId: placement.candidate.id,
+      resourceId: target.id,
       nodeId: this.#nodeId,
       state: 'reserved',
       ...need,
@@ -232,6 +245,20 @@ export class QuotaLedger implements LedgerReader {
       allocation.createdAt,
     );
     return allocation;
+  }
+
+  /**
+   * Book a released allocation again on its own resource, if it fits there now (a stopped container
+   * started again): the same checks as reserve(), node limits first, in one transaction. false when
+   * it is no longer released (someone else started it, or it was deleted). Throws
+   * QuotaExceededError naming the short resource.
+   */
+  reactivate(a: Allocation, resource: Omit<Candidate, 'used'>): Promise<boolean> {
+    const need: Usage = { cpuMilli: a.cpuMilli, memory: a.memory, gpu: a.gpu };
+    return this.#storage.transactionSync(() => {
+      this.#admit(need, [resource]);
+      return this.#q.reactivate.run(a.id).changes === 1;
+    });
   }
 
   /** The workload runs: record its engine id. A released allocation stays released. */

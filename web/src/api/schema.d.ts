@@ -319,7 +319,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restart a running container (keeps its allocation) */
+        /** Restart a container: a running one keeps its allocation; a stopped one is booked again (503 without room) and started */
         post: operations["postApiContainersByIdRestart"];
         delete?: never;
         options?: never;
@@ -2997,6 +2997,7 @@ export interface operations {
                             name: string;
                             nodeId: string;
                             releaseReason?: string;
+                            remote?: boolean;
                             resourceId: string;
                             resources: {
                                 cpu: number;
@@ -3069,6 +3070,7 @@ export interface operations {
                         name: string;
                         nodeId: string;
                         releaseReason?: string;
+                        remote?: boolean;
                         resourceId: string;
                         resources: {
                             cpu: number;
@@ -3336,6 +3338,7 @@ export interface operations {
                         name: string;
                         nodeId: string;
                         releaseReason?: string;
+                        remote?: boolean;
                         resourceId: string;
                         resources: {
                             cpu: number;
@@ -3545,6 +3548,7 @@ export interface operations {
                         name: string;
                         nodeId: string;
                         releaseReason?: string;
+                        remote?: boolean;
                         resourceId: string;
                         resources: {
                             cpu: number;

@@ -90,7 +90,7 @@ describe('status page', () => {
 
   it('a run placed on a peer can be stopped from here (and its logs read), not restarted', async () => {
     let stopped = false;
-    const remote = { ...container('remote'), name: 'on node-b', nodeId: 'node-b' };
+    const remote = { ...container('remote'), name: 'on node-b', nodeId: 'node-b', remote: true };
     server.use(
       http.get('*/api/containers', () => HttpResponse.json({ items: [remote], total: 1 })),
       http.get(`${location.origin}/resources`, () => HttpResponse.json(quota)),
@@ -111,6 +111,29 @@ describe('status page', () => {
     );
     expect(stopped).toBe(true);
     vi.unstubAllGlobals();
+  });
+
+  it('a stopped container can be started again with restart (no stop button)', async () => {
+    let restarted = false;
+    server.use(
+      http.get('*/api/containers', () =>
+        HttpResponse.json({ items: [container('exited', 'released')], total: 1 }),
+      ),
+      http.get(`${location.origin}/resources`, () => HttpResponse.json(quota)),
+      http.post('*/api/containers/c0ffee/restart', () => {
+        restarted = true;
+        return HttpResponse.json(container('running'));
+      }),
+    );
+    at('/monitor');
+    render(() => <App />);
+    const row = await screen.findByTestId('container-row');
+    expect(within(row).queryByRole('button', { name: /停止/ })).toBeNull();
+    fireEvent.click(within(row).getByRole('button', { name: /重启/ }));
+    await waitFor(() =>
+      expect(screen.getByTestId('container-row').getAttribute('data-status')).toBe('running'),
+    );
+    expect(restarted).toBe(true);
   });
 
   it('offers 10 s / 30 s / 1 min auto refresh', async () => {

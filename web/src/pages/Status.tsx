@@ -170,17 +170,18 @@ export default function StatusPage() {
             disabled={!c.id}
             onClick={() => setLogsOf(c)}
           />
+          {/* Restart also starts a stopped container again (booked again); a run placed on a peer
+              can be stopped from here (on the peer), not restarted. */}
+          <Show when={canOperate() && !c.remote}>
+            <IconButton
+              icon="i-carbon-restart"
+              label={t('st.restart')}
+              name={c.name}
+              disabled={busy() !== null}
+              onClick={() => act(c, 'restart')}
+            />
+          </Show>
           <Show when={canOperate() && c.allocation !== 'released'}>
-            {/* A run placed on a peer can be stopped from here (on the peer), not restarted. */}
-            <Show when={c.status !== 'remote'}>
-              <IconButton
-                icon="i-carbon-restart"
-                label={t('st.restart')}
-                name={c.name}
-                disabled={busy() !== null}
-                onClick={() => act(c, 'restart')}
-              />
-            </Show>
             <IconButton
               icon="i-carbon-stop-outline"
               class="text-red-600"
