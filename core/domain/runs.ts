@@ -398,14 +398,7 @@ export class RunService {
     if (a.removedAt || !a.workloadId) throw gone();
     const resource = await this.#catalog.get(a.resourceId);
     const cap = resource?.status === 'connected' ? effectiveCapacity(resource) : undefined;
-    if (!resource || !cap) {
-      throw new ApiError(
-        503,
-        'RESOURCE_UNREACHABLE',
-        'Resource unavailable',
-        'The resource of this container cannot be used right now',
-      );
-    }
+    if (!resource || !cap) throw resourceUnusable();
     const runner = await this.#runnerOrUnavailable(a.resourceId);
     // A Kubernetes pod is deleted when stopped: there is nothing to start again.
     if (!(await engineCall(() => runner.inspect(a.workloadId!)))) throw gone();
@@ -458,15 +451,18 @@ export class RunService {
     try {
       return await this.#catalog.runner(resourceId);
     } catch {
-      throw new ApiError(
-        503,
-        'RESOURCE_UNREACHABLE',
-        'Resource unavailable',
-        'The resource of this container cannot be used right now',
-      );
+      throw resourceUnusable();
     }
   }
 }
+
+const resourceUnusable = () =>
+  new ApiError(
+    503,
+    'RESOURCE_UNREACHABLE',
+    'Resource unavailable',
+    'The resource of this container cannot be used right now',
+  );
 
 /** Engine failures on an existing workload, as client errors: unreachable → 503, other → 502. */
 export async function engineCall<T>(fn: () => Promise<T>): Promise<T> {

@@ -199,12 +199,10 @@ export class Deployments {
     await this.#waitRolledOut(name, 'restart the deployment');
   }
 
-  /** Names of the running pods, oldest first (for logs and stats). */
-  async podNames(name: string): Promise<string[]> {
+  /** The pods not being deleted, oldest first (for logs and stats). */
+  async livePods(name: string): Promise<V1Pod[]> {
     return (await this.pods(name))
-      .filter((p) => !p.metadata?.deletionTimestamp)
-      .sort((a, b) => createdMs(a) - createdMs(b))
-      .map((p) => p.metadata?.name ?? '')
-      .filter(Boolean);
+      .filter((p) => p.metadata?.name && !p.metadata.deletionTimestamp)
+      .sort((a, b) => createdMs(a) - createdMs(b));
   }
 }

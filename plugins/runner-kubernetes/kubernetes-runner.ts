@@ -459,17 +459,20 @@ export class KubernetesRunner implements Runner {
   }
 
   /** The pods whose logs and stats make up workload `id`: itself, or a Deployment's pods. */
-  private async podsOf(id: string): Promise<string[]> {
-    if (this.restarting.has(id) || (await this.readPod(id))) return [id];
+  private async podsOf(id: string): Promise<{ name: string; pod?: V1Pod }[]> {
+    if (this.restarting.has(id)) return [{ name: id }];
+    const pod = await this.readPod(id);
+    if (pod) return [{ name: id, pod }];
     if (!(await this.deployments.read(id))) throw notFound(`Workload ${id}`);
-    return this.deployments.podNames(id);
+    // As read here: stats need not read each pod again.
+    return (await this.deployments.livePods(id)).map((p) => ({ name: p.metadata!.name!, pod: p }));
   }
 
   // ---------------------------------------------------------------- logs / stats
 
   /** A pod's log; a Deployment's is its pods' logs merged (those running when asked). */
   async *logs(id: string, opts: LogOptions): AsyncIterable<LogLine> {
-    const pods = await this.podsOf(id);
+    const pods = (await this.podsOf(id)).map((p) => p.name);
     if (pods.length === 1 && pods[0] === id) {
       yield* this.podLogs(id, opts);
       return;
@@ -539,8 +542,8 @@ export class KubernetesRunner implements Runner {
   /** A pod's usage; a Deployment's is the sum of its pods'. */
   async stats(id: string): Promise<WorkloadStats> {
     const pods = await this.podsOf(id);
-    if (pods.length === 1 && pods[0] === id) return this.podStats(id);
-    const each = await Promise.all(pods.map((pod) => this.podStats(pod)));
+    if (pods.length === 1 && pods[0]!.name === id) return this.podStats(id, pods[0]!.pod);
+    const each = await Promise.all(pods.map((p) => this.podStats(p.name, p.pod)));
     const sum = (k: Exclude<keyof WorkloadStats, 'at'>) =>
       Math.round(each.reduce((n, s) => n + s[k], 0) * 100) / 100;
     return {
@@ -555,8 +558,9 @@ export class KubernetesRunner implements Runner {
     };
   }
 
-  private async podStats(id: string): Promise<WorkloadStats> {
-    const pod = await this.readPod(id);
+  /** `known`: the pod as just read by the caller, if it was. */
+  private async podStats(id: string, known?: V1Pod): Promise<WorkloadStats> {
+    const pod = known ?? (await this.readPod(id));
     if (!pod) throw notFound(`Pod ${id}`);
     const limit = toWorkloadInfo(pod).resources.memory;
     try {

@@ -20,9 +20,10 @@ import {
   recordCheck,
 } from '../../core/domain/applications/health-state.ts';
 import { detectLevel } from '../../core/domain/applications/log-level.ts';
-import { mergedLogs, timeKey } from '../../core/domain/applications/logs.ts';
+import { mergedLogs } from '../../core/domain/applications/logs.ts';
 import { effectiveStatus, formatUptime } from '../../core/domain/applications/status.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
+import { timeKey } from '../../core/slots/log-merge.ts';
 import type { LogLine, Runner } from '../../core/slots/runner.ts';
 import { buildImage } from '../../plugins/runner-docker/build.ts';
 import { collectEntries, entryHeader, tarStream } from '../../plugins/runner-docker/tar.ts';

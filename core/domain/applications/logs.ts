@@ -4,7 +4,7 @@
  * sorted by time (nanosecond timestamps compared exactly) and the last `tail` kept; with
  * `follow` the instances' streams are interleaved as lines arrive.
  */
-import { interleave, newestLast, timeKey } from '../../slots/log-merge.ts';
+import { interleave, newestLast } from '../../slots/log-merge.ts';
 import type { LogLine, Runner } from '../../slots/runner.ts';
 import { detectLevel, type LogLevel } from './log-level.ts';
 
@@ -24,8 +24,6 @@ export interface LogSource {
   name: string;
   runner: Runner;
 }
-
-export { timeKey };
 
 const toAppLine = (s: LogSource, l: LogLine): AppLogLine => ({
   timestamp: l.timestamp,
