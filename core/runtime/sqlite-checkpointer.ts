@@ -5,8 +5,16 @@
  * the thread that committed: a pause of several milliseconds (it copies pages and syncs the file)
  * every hundred or so writes — that pause *was* the p99 of a quota reservation (bench/admission.ts).
  * Here a worker thread with its own connection runs PASSIVE checkpoints, which never block the
- * writer, on a timer; the main connection then stops checkpointing by itself. Should the worker
- * fail to start or die, automatic checkpoints are switched back on, so the WAL never grows unbounded.
+ * writer, on a timer; the main connection then checkpoints by itself only past a far higher cap
+ * ({@link WAL_CAP_PAGES}). Should the worker fail to start or die, SQLite's default comes back.
+ *
+ * Why the cap: a PASSIVE checkpoint copies the frames that existed when it began, and SQLite
+ * rewrites the WAL from its start only once a checkpoint has copied *every* frame. Under a
+ * writer that never pauses for as long as a checkpoint takes (its file syncs cost milliseconds
+ * here), the worker never catches up and the WAL grew without bound: 450 MB in a few seconds of
+ * bench/admission.ts. Appending to an ever longer file is also slower than rewriting one already
+ * in the page cache: the cap took a reservation's p99 on SQLite alone from ~78 µs to ~50 µs. The
+ * inline checkpoint it costs comes once per ~2,000 reservations, far below any p99.
  *
  * The worker is plain CommonJS evaluated from a string: it then runs the same way under tsx,
  * vitest and the compiled build, with no worker file to locate or transpile. Bun and Deno keep
@@ -43,6 +51,10 @@ parentPort.postMessage({ type: 'ready' });
  * MB under the heaviest admission load.
  */
 const DEFAULT_INTERVAL_MS = 1_000;
+/** Frames after which the main connection checkpoints by itself: 64 MB of WAL at 4 KiB pages. */
+export const WAL_CAP_PAGES = 16_000;
+/** SQLite's own wal_autocheckpoint, restored when the worker is gone. */
+const SQLITE_DEFAULT_AUTOCHECKPOINT = 1_000;
 const START_TIMEOUT_MS = 5_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -59,6 +71,8 @@ export async function startCheckpointer(opts: {
   /** Runs a statement on the main connection. */
   exec(sql: string): Promise<void>;
   intervalMs?: number;
+  /** Overrides {@link WAL_CAP_PAGES} (tests). */
+  walCapPages?: number;
 }): Promise<Checkpointer | undefined> {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
@@ -75,7 +89,7 @@ export async function startCheckpointer(opts: {
   const restoreAutoCheckpoint = () => {
     if (stopping || !mainOpen) return;
     // A failure means the main connection is closing: nothing to protect any more.
-    opts.exec('PRAGMA wal_autocheckpoint = 1000').catch(() => undefined);
+    opts.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`).catch(() => undefined);
   };
 
   const ready = await new Promise<boolean>((resolve) => {
@@ -93,7 +107,7 @@ export async function startCheckpointer(opts: {
     await worker.terminate().catch(() => undefined);
     return undefined;
   }
-  await opts.exec('PRAGMA wal_autocheckpoint = 0');
+  await opts.exec(`PRAGMA wal_autocheckpoint = ${Math.trunc(opts.walCapPages ?? WAL_CAP_PAGES)}`);
   // A worker that dies hands checkpointing back to SQLite.
   worker.on('error', restoreAutoCheckpoint);
   worker.on('exit', restoreAutoCheckpoint);

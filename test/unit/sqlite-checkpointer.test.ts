@@ -1,14 +1,18 @@
 /**
  * WAL checkpoints run in a worker thread on Node (core/runtime/sqlite-checkpointer.ts): the main
- * connection never checkpoints by itself, yet committed pages still reach the database file, and
- * closing leaves no WAL behind.
+ * connection checkpoints by itself only past a high cap, yet committed pages still reach the
+ * database file, closing leaves no WAL behind, and a writer that never pauses cannot make the WAL
+ * grow past the cap.
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadRuntime } from '../../core/runtime/index.ts';
+import { startCheckpointer, WAL_CAP_PAGES } from '../../core/runtime/sqlite-checkpointer.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -16,18 +20,18 @@ afterEach(() => {
 });
 
 describe('SQLite checkpoints off the event loop (Node)', () => {
-  it('turns automatic checkpoints off, copies WAL pages into the file from the worker, and closes cleanly', async () => {
+  it('raises the automatic checkpoint to the cap, copies WAL pages into the file from the worker, and closes cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
     dirs.push(dir);
     const path = join(dir, 'test.db');
     const runtime = await loadRuntime();
     const handle = await runtime.openSqlite(path);
     const [auto] = (await handle.db.values(sql`PRAGMA wal_autocheckpoint`)) as number[][];
-    expect(auto?.[0]).toBe(0);
+    expect(auto?.[0]).toBe(WAL_CAP_PAGES);
 
     await handle.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)');
     const sizeBefore = statSync(path).size;
-    // ~4 MB through the WAL; with automatic checkpoints off only the worker copies it into the file.
+    // ~4 MB through the WAL, far below the cap: only the worker copies it into the file.
     for (let i = 0; i < 40; i++) {
       await handle.exec('BEGIN');
       for (let j = 0; j < 25; j++) {
@@ -43,5 +47,41 @@ describe('SQLite checkpoints off the event loop (Node)', () => {
 
     await handle.close();
     expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('keeps the WAL under the cap while a writer commits without ever pausing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
+    dirs.push(dir);
+    const path = join(dir, 'test.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const cap = 200;
+    const checkpointer = await startCheckpointer({
+      path,
+      driver: 'better-sqlite3',
+      modulePath: createRequire(import.meta.url).resolve('better-sqlite3'),
+      exec: async (q) => void db.exec(q),
+      // The timer never fires during the loop below: only the cap can bound the WAL.
+      intervalMs: 60_000,
+      walCapPages: cap,
+    });
+    expect(checkpointer).toBeDefined();
+    try {
+      db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)');
+      const insert = db.prepare('INSERT INTO blobs (data) VALUES (randomblob(3000))');
+      let largest = 0;
+      // ~2,000 one-page commits with no await between them: the worker could never catch up.
+      for (let i = 0; i < 2_000; i++) {
+        insert.run();
+        if (i % 50 === 0) largest = Math.max(largest, statSync(`${path}-wal`).size);
+      }
+      // A commit may push the WAL a few frames past the cap before the checkpoint it triggers.
+      expect(largest).toBeGreaterThan(cap * 0.5 * 4096);
+      expect(largest).toBeLessThan((cap + 20) * (4096 + 24) + 32);
+    } finally {
+      await checkpointer?.stop();
+      db.close();
+    }
   });
 });
