@@ -166,7 +166,24 @@ describe('QuotaLedger', () => {
     });
     expect(await l.usage()).toEqual({ cpuMilli: 500, memory: GiB, gpu: 0 });
     expect((await l.find('abcdef012345'))?.id).toBe('aadopted');
+    expect((await l.find('abcdef0123456789'))?.id).toBe('aadopted');
     expect(await l.find('abc')).toBeUndefined();
+    expect(await l.find('abcdef012346')).toBeUndefined();
+    // A prefix two workloads share names neither.
+    await l.adopt({
+      id: 'atwin',
+      resourceId: 'r1',
+      cpuMilli: 1,
+      memory: 1,
+      gpu: 0,
+      image: 'x',
+      workloadName: 'iarnet-atwin',
+      workloadId: 'abcdef0123459999',
+      workloadState: 'running',
+      owner: 'adopted',
+    });
+    expect(await l.find('abcdef012345')).toBeUndefined();
+    expect((await l.find('abcdef01234599'))?.id).toBe('atwin');
   });
 });
 

@@ -336,7 +336,9 @@ export class QuotaLedger implements LedgerReader {
     const rows = await this.#storage.db
       .select()
       .from(allocations)
-      .where(and(sql`${allocations.workloadId} like ${`${ref}%`}`, isNull(allocations.removedAt)));
+      // GLOB, not LIKE: case-sensitive, so SQLite turns the prefix into a range on the workload
+      // index (LIKE scanned the table). `ref` is hex only, so it holds no GLOB wildcard.
+      .where(and(sql`${allocations.workloadId} glob ${`${ref}*`}`, isNull(allocations.removedAt)));
     return rows.length === 1 ? toAllocation(rows[0]!) : undefined;
   }
 

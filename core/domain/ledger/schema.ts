@@ -1,4 +1,5 @@
 /** The quota ledger's tables (owner "ledger"). */
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const allocations = sqliteTable(
@@ -13,7 +14,11 @@ export const allocations = sqliteTable(
     gpu: integer('gpu').notNull(),
     image: text('image').notNull(),
     command: text('command', { mode: 'json' }).$type<string[]>(),
-    workloadName: text('workload_name').notNull().unique(),
+    /**
+     * `iarnet-<id>`: unique because the id is. No index of its own (nothing looks a run up by
+     * name), so a reservation writes one index page fewer.
+     */
+    workloadName: text('workload_name').notNull(),
     workloadId: text('workload_id'),
     workloadState: text('workload_state'),
     appId: text('app_id'),
@@ -29,7 +34,9 @@ export const allocations = sqliteTable(
   },
   (t) => [
     index('allocations_state_idx').on(t.state, t.resourceId),
-    index('allocations_workload_idx').on(t.workloadId),
+    // Partial: a reservation has no workload yet, and skipping its NULL entry saves a page write
+    // per reservation. Lookups by workload id (=, GLOB prefix) imply NOT NULL and still use it.
+    index('allocations_workload_idx').on(t.workloadId).where(sql`${t.workloadId} IS NOT NULL`),
   ],
 );
 
