@@ -1,7 +1,8 @@
 /**
  * The floor under (b1): a reservation's own SQL (read the usage totals, insert the allocation,
  * commit; release it in a second transaction) straight on better-sqlite3, synchronously, with the
- * ledger's migrations, pragmas and the same checkpoint worker — no IARNet code in between. Measured
+ * ledger's migrations, pragmas and the same checkpoint worker, gated the same way (a checkpoint
+ * holds the next transaction back until it is done) — no IARNet code in between. Measured
  * in the same run as QuotaLedger.reserve, so the two figures share the machine's noise: what the
  * ledger adds is the difference.
  */
@@ -42,6 +43,15 @@ export async function sqliteFloor(opts: {
     modulePath: createRequire(import.meta.url).resolve('better-sqlite3'),
     exec: async (sql) => void db.exec(sql),
   });
+  // The ledger's Storage holds writes back while a checkpoint runs: so does this loop.
+  let checkpointing: Promise<void> | undefined;
+  checkpointer?.setGate((work) => {
+    const done = work().finally(() => {
+      checkpointing = undefined;
+    });
+    checkpointing = done;
+    return done;
+  });
   const usage = db.prepare('SELECT resource_id, cpu_milli, memory, gpu FROM resource_usage WHERE active > 0');
   const insert = db.prepare(
     'INSERT INTO allocations (id, resource_id, node_id, state, cpu_milli, memory, gpu, image, command, ' +
@@ -56,6 +66,7 @@ export async function sqliteFloor(opts: {
     for (let i = 0; i < warmup + opts.iterations; i++) {
       const id = `f${i.toString(16).padStart(16, '0')}`;
       const start = performance.now();
+      if (checkpointing) await checkpointing;
       db.exec('BEGIN IMMEDIATE');
       usage.all();
       insert.run(
@@ -74,10 +85,13 @@ export async function sqliteFloor(opts: {
         new Date().toISOString(),
       );
       db.exec('COMMIT');
+      checkpointer?.committed();
       if (i >= warmup) us.push((performance.now() - start) * 1000);
+      if (checkpointing) await checkpointing;
       db.exec('BEGIN IMMEDIATE');
       release.run(new Date().toISOString(), 'bench', id);
       db.exec('COMMIT');
+      checkpointer?.committed();
       // Let the event loop (and the checkpoint worker's messages) run now and then, as the ledger's would.
       if (i % 100 === 0) await new Promise((r) => setImmediate(r));
     }

@@ -165,6 +165,12 @@ async function withCheckpointer(handle: SqliteHandle, path: string): Promise<Sql
   if (!checkpointer) return handle;
   return {
     ...handle,
+    setWriteGate: (gate) => checkpointer.setGate(gate),
+    execSync(sql) {
+      handle.execSync(sql);
+      // Storage commits through here; the count lets a busy writer's checkpoints come early.
+      if (sql === 'COMMIT') checkpointer.committed();
+    },
     async close() {
       // The worker's connection goes first, so the main one closes last and removes the WAL file.
       await checkpointer.stop();

@@ -43,6 +43,12 @@ export interface SqlStatement {
   all(...params: SqlValue[]): Record<string, SqlValue>[];
 }
 
+/**
+ * Runs `work` while no transaction of the connection's owner runs, and holds new ones back until
+ * it settles (Storage uses its transaction queue). The WAL checkpointer runs its checkpoints in it.
+ */
+export type WriteGate = (work: () => Promise<void>) => Promise<void>;
+
 export interface SqliteHandle {
   driver: SqliteDriverName;
   db: SqliteDb;
@@ -54,6 +60,11 @@ export interface SqliteHandle {
   prepare(sql: string): SqlStatement;
   /** Apply drizzle-kit migrations from `folder`, recording them in `table`. */
   migrate(folder: string, table: string): Promise<void>;
+  /**
+   * Present where a worker checkpoints the WAL (Node): the connection's owner hands over how to
+   * hold its writes back, so that a checkpoint can finish under a steady stream of writes.
+   */
+  setWriteGate?(gate: WriteGate): void;
   close(): void | Promise<void>;
 }
 

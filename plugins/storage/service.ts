@@ -187,6 +187,10 @@ export function createStorage(handle: SqliteHandle, path: string): OpenStorage {
     for (const d of done) d.t.resolve(d.result);
   };
 
+  // WAL checkpoints (Node) run between transactions, so a steady stream of writes cannot keep
+  // one from finishing (core/runtime/sqlite-checkpointer.ts).
+  handle.setWriteGate?.((work) => exclusive('a WAL checkpoint', work));
+
   return {
     db: handle.db,
     driver: handle.driver,

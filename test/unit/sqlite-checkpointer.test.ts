@@ -1,8 +1,9 @@
 /**
  * WAL checkpoints run in a worker thread on Node (core/runtime/sqlite-checkpointer.ts): the main
  * connection checkpoints by itself only past a high cap, yet committed pages still reach the
- * database file, closing leaves no WAL behind, and a writer that never pauses cannot make the WAL
- * grow past the cap.
+ * database file, closing leaves no WAL behind, a writer that never pauses cannot make the WAL grow
+ * past the cap, and with a write gate a steady writer's WAL is rewritten from its start long
+ * before the cap.
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -79,6 +80,62 @@ describe('SQLite checkpoints off the event loop (Node)', () => {
       // A commit may push the WAL a few frames past the cap before the checkpoint it triggers.
       expect(largest).toBeGreaterThan(cap * 0.5 * 4096);
       expect(largest).toBeLessThan((cap + 20) * (4096 + 24) + 32);
+    } finally {
+      await checkpointer?.stop();
+      db.close();
+    }
+  });
+
+  it('with a write gate, checkpoints every so many commits complete under a steady writer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
+    dirs.push(dir);
+    const path = join(dir, 'test.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const checkpointer = await startCheckpointer({
+      path,
+      driver: 'better-sqlite3',
+      modulePath: createRequire(import.meta.url).resolve('better-sqlite3'),
+      exec: async (q) => void db.exec(q),
+      intervalMs: 60_000,
+      // Out of reach: only gated checkpoints can keep this WAL short.
+      walCapPages: 1_000_000,
+    });
+    expect(checkpointer).toBeDefined();
+    let held: Promise<void> | undefined;
+    let gated = 0;
+    let writesWhileGated = 0;
+    checkpointer!.setGate((work) => {
+      gated++;
+      const done = work().finally(() => {
+        held = undefined;
+      });
+      held = done;
+      return done;
+    });
+    try {
+      db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)');
+      for (let id = 1; id <= 10; id++) db.exec('INSERT INTO blobs (data) VALUES (randomblob(3000))');
+      // Rewrites one row in place: one page, one WAL frame per commit.
+      const update = db.prepare('UPDATE blobs SET data = randomblob(3000) WHERE id = ?');
+      let largest = 0;
+      // A writer that yields (as the event loop does) but never stops: 7,000 commits.
+      for (let i = 0; i < 7_000; i++) {
+        if (held) await held;
+        if (held) writesWhileGated++;
+        update.run((i % 10) + 1);
+        checkpointer!.committed();
+        if (i % 50 === 0) {
+          largest = Math.max(largest, statSync(`${path}-wal`).size);
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      expect(writesWhileGated).toBe(0);
+      // A checkpoint every 2,000 commits, each completed, so the WAL restarts: without them it
+      // would hold all 7,000 frames (~29 MB).
+      expect(gated).toBeGreaterThanOrEqual(3);
+      expect(largest).toBeLessThan(2_500 * (4096 + 24));
     } finally {
       await checkpointer?.stop();
       db.close();

@@ -17,9 +17,10 @@ import { PluginHost } from '../../core/kernel/loader.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
 import { type AnyPlugin, definePlugin } from '../../core/kernel/plugin.ts';
 import { loadRuntime } from '../../core/runtime/index.ts';
-import type { SqliteDb } from '../../core/runtime/types.ts';
+import type { SqliteDb, WriteGate } from '../../core/runtime/types.ts';
 import { StorageKey } from '../../core/slots/storage.ts';
 import storagePlugin from '../../plugins/storage/index.ts';
+import { createStorage } from '../../plugins/storage/service.ts';
 import { counters, items } from '../support/storage-fixture/schema.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -309,6 +310,59 @@ describe('transaction', () => {
       later = new Promise<void>((r) => setTimeout(r, 10)).then(() => storage.transaction(async () => 2));
     });
     expect(await later).toBe(2);
+  });
+
+  it('hands the connection a write gate: gated work waits for running transactions and holds later ones', async () => {
+    const path = join(work, 'gate.db');
+    const handle = await (await loadRuntime()).openSqlite(path);
+    let gate: WriteGate | undefined;
+    const storage = createStorage(
+      {
+        ...handle,
+        setWriteGate: (g) => {
+          gate = g;
+        },
+      },
+      path,
+    );
+    try {
+      expect(gate).toBeDefined();
+      await storage.migrate('fixture', FIXTURE_MIGRATIONS);
+      const order: string[] = [];
+      let finishFirst!: () => void;
+      const first = storage.transaction(async (db) => {
+        order.push('tx1 start');
+        await new Promise<void>((r) => {
+          finishFirst = r;
+        });
+        await db.insert(counters).values({ name: 'a', value: 1 });
+        order.push('tx1 end');
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      let finishGated!: () => void;
+      const gated = gate!(async () => {
+        order.push('gated start');
+        await new Promise<void>((r) => {
+          finishGated = r;
+        });
+        order.push('gated end');
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      expect(order).toEqual(['tx1 start']);
+      finishFirst();
+      await first;
+      await new Promise((r) => setTimeout(r, 5));
+      const second = storage.transactionSync(() => order.push('tx2'));
+      await new Promise((r) => setTimeout(r, 5));
+      expect(order).toEqual(['tx1 start', 'tx1 end', 'gated start']);
+      finishGated();
+      await Promise.all([gated, second]);
+      expect(order).toEqual(['tx1 start', 'tx1 end', 'gated start', 'gated end', 'tx2']);
+    } finally {
+      await storage.close();
+    }
+    // A closed storage refuses gated work, so a late checkpoint just skips its round.
+    await expect(gate!(async () => undefined)).rejects.toThrow(/closed/);
   });
 });
 
