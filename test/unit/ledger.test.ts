@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuotaExceededError, QuotaLedger } from '../../core/domain/ledger/ledger.ts';
+import { newAllocationId, QuotaExceededError, QuotaLedger } from '../../core/domain/ledger/ledger.ts';
 import type { Usage } from '../../core/domain/ledger/types.ts';
 import { place } from '../../core/domain/scheduler.ts';
 import type { Storage } from '../../core/slots/storage.ts';
@@ -40,6 +40,34 @@ const req = (cpuMilli: number, memory: number, gpu = 0, extra: object = {}) => (
   owner: 'u1',
   candidates: [resource('r1', 8000, 16 * GiB, 2)],
   ...extra,
+});
+
+describe('allocation ids', () => {
+  it('are unique, sort in the order they were made, and read as a creation time', () => {
+    const before = Date.now();
+    // Many per millisecond: the sequence within one millisecond must keep them apart and ordered.
+    const ids = Array.from({ length: 50_000 }, newAllocationId);
+    const after = Date.now();
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+    for (const id of [ids[0]!, ids.at(-1)!]) {
+      expect(id).toMatch(/^a[0-9a-f]{23}$/);
+      const ms = Number.parseInt(id.slice(1, 12), 16);
+      expect(ms).toBeGreaterThanOrEqual(before);
+      expect(ms).toBeLessThanOrEqual(after);
+    }
+  });
+
+  it('start each millisecond at a random point, not where the last one stopped', async () => {
+    const starts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      starts.push(Number.parseInt(newAllocationId().slice(12), 16));
+    }
+    const jumps = starts.slice(1).map((s, i) => Math.abs(s - starts[i]!));
+    // A counter carried over would move by 1; random 47-bit starts move by ~2^46.
+    expect(jumps.every((j) => j > 2 ** 20)).toBe(true);
+  });
 });
 
 describe('scheduler', () => {
