@@ -45,6 +45,9 @@
  *   and awaits nothing (the quota ledger's reserve/commit/release do).
  * - Queued transactions start after the current event-loop turn's I/O callbacks (setImmediate), so
  *   concurrent requests share one COMMIT.
+ * - On Node the WAL checkpoint takes its turn in the same queue (once a second or every 2,000
+ *   commits, a few milliseconds): a steady stream of writes cannot starve it, so the WAL stays
+ *   short (core/runtime/sqlite-checkpointer.ts).
  * - Use the query builder. Raw `db.all(sql…)`/`db.get(sql…)` rows are objects on better-sqlite3 and
  *   bun:sqlite but arrays on node:sqlite; `db.values(sql…)` gives arrays everywhere. `db.run()`
  *   reports `changes` and `lastInsertRowid` on every driver.
