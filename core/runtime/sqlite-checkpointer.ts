@@ -53,8 +53,8 @@ parentPort.postMessage({ type: 'ready' });
 `;
 
 /**
- * How often a checkpoint runs. Each one's file syncs briefly slow the writer's WAL appends on the
- * same disk: at 200 ms those stalls touched ~1% of reservations (bench/admission.ts).
+ * How often a checkpoint runs when commits are few. Each holds writes back for its file syncs (a
+ * few milliseconds), so more often would touch more writes for little gain.
  */
 const DEFAULT_INTERVAL_MS = 1_000;
 /** Frames after which the main connection checkpoints by itself: 64 MB of WAL at 4 KiB pages. */
