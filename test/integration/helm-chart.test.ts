@@ -594,11 +594,56 @@ describe.skipIf(!haveHelm || !haveK8s)('helm chart: applied to a real API server
     await expect(rbac.readClusterRole({ name: `${ns}-${FULLNAME}` })).resolves.toBeTruthy();
   });
 
+  /**
+   * What the cluster looks like now, for a timeout's message: a wait that fails in CI (once, a
+   * StatefulSet never became ready within 60 s; 0.5 s alone) must say which controller stalled.
+   */
+  const clusterState = async (): Promise<string> => {
+    const lines: string[] = [];
+    const safe = async (what: string, fn: () => Promise<string[]>) => {
+      try {
+        lines.push(`${what}:`, ...(await fn()).map((l) => `  ${l}`));
+      } catch (e) {
+        lines.push(`${what}: (unreadable: ${e})`);
+      }
+    };
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    await safe('statefulset', async () => {
+      const s = await apps.readNamespacedStatefulSet({ name: FULLNAME, namespace: ns });
+      return [JSON.stringify(s.status)];
+    });
+    await safe('pods', async () =>
+      (await core.listNamespacedPod({ namespace: ns })).items.map(
+        (p) =>
+          `${p.metadata?.name} ${p.status?.phase} node=${p.spec?.nodeName ?? '-'} ` +
+          (p.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).join(','),
+      ),
+    );
+    await safe('claims', async () =>
+      (await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.map(
+        (c) => `${c.metadata?.name} ${c.status?.phase} volume=${c.spec?.volumeName ?? '-'}`,
+      ),
+    );
+    await safe('events', async () =>
+      (await core.listNamespacedEvent({ namespace: ns })).items
+        .slice(-20)
+        .map((e) => `${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message}`),
+    );
+    for (const log of ['kube-controller-manager', 'kwok']) {
+      const file = join(stateDir, 'logs', `${log}.log`);
+      if (existsSync(file))
+        lines.push(`${log}.log (tail):`, ...readFileSync(file, 'utf8').split('\n').slice(-15));
+    }
+    return lines.join('\n');
+  };
+
   it('the StatefulSet creates its pods with bound volumes, scheduled and Running (kwok)', async () => {
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     await until('3 ready replicas', async () => {
       const s = await apps.readNamespacedStatefulSet({ name: FULLNAME, namespace: ns });
       return s.status?.readyReplicas === 3;
+    }).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${await clusterState()}`);
     });
     const pods = await core.listNamespacedPod({
       namespace: ns,
