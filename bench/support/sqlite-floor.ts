@@ -58,7 +58,8 @@ export async function sqliteFloor(opts: {
       "workload_name, app_id, replicas, owner, created_at) VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
   const release = db.prepare(
-    "UPDATE allocations SET state = 'released', released_at = ?, release_reason = ? WHERE id = ? AND state IN ('reserved', 'committed')",
+    "UPDATE allocations SET state = 'released', released_at = ?, release_reason = ?, workload_state = coalesce(?, workload_state), " +
+      "removed_at = coalesce(?, removed_at) WHERE id = ? AND state IN ('reserved', 'committed')",
   );
   const us: number[] = [];
   const warmup = opts.warmup ?? 2_000;
@@ -89,7 +90,7 @@ export async function sqliteFloor(opts: {
       if (i >= warmup) us.push((performance.now() - start) * 1000);
       if (checkpointing) await checkpointing;
       db.exec('BEGIN IMMEDIATE');
-      release.run(new Date().toISOString(), 'bench', id);
+      release.run(new Date().toISOString(), 'bench', null, null, id);
       db.exec('COMMIT');
       checkpointer?.committed();
       // Let the event loop (and the checkpoint worker's messages) run now and then, as the ledger's would.

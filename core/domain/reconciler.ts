@@ -144,11 +144,9 @@ export class Reconciler {
       const w = byAlloc.get(a.id);
       if (!w) {
         if (a.state === 'reserved' && Date.now() - Date.parse(a.createdAt) < this.#startGraceMs) continue;
-        if (
-          await this.#ledger.release(a.id, a.state === 'reserved' ? 'start-abandoned' : 'vanished', 'removed')
-        ) {
+        const reason = a.state === 'reserved' ? 'start-abandoned' : 'vanished';
+        if (await this.#ledger.release(a.id, reason, 'removed', { removed: true })) {
           summary.released++;
-          await this.#ledger.markRemoved(a.id);
           this.#events.emit('run:stopped', {
             allocationId: a.id,
             containerId: a.workloadId,
@@ -173,9 +171,8 @@ export class Reconciler {
           );
           continue;
         }
-        if (await this.#ledger.release(a.id, 'start-abandoned', 'removed')) {
+        if (await this.#ledger.release(a.id, 'start-abandoned', 'removed', { removed: true })) {
           summary.released++;
-          await this.#ledger.markRemoved(a.id);
           this.#events.emit('run:stopped', {
             allocationId: a.id,
             containerId: w.id,

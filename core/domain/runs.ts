@@ -324,8 +324,9 @@ export class RunService {
         this.#log.warn({ err, allocation: allocation.id }, 'could not remove a workload whose start failed');
       }
     }
-    await this.#ledger.release(allocation.id, 'start-failed');
-    await this.#ledger.markRemoved(allocation.id);
+    if (!(await this.#ledger.release(allocation.id, 'start-failed', undefined, { removed: true }))) {
+      await this.#ledger.markRemoved(allocation.id);
+    }
     this.#events.emit('run:failed', { allocationId: allocation.id, resourceId: allocation.resourceId });
   }
 
@@ -438,8 +439,9 @@ export class RunService {
   async remove(a: Allocation): Promise<void> {
     const runner = await this.#runnerOrUnavailable(a.resourceId);
     await engineCall(() => runner.remove(a.workloadId ?? a.workloadName));
-    const released = await this.#ledger.release(a.id, 'removed', 'removed');
-    await this.#ledger.markRemoved(a.id);
+    // One write when it was still active: never listed as released but not yet deleted.
+    const released = await this.#ledger.release(a.id, 'removed', 'removed', { removed: true });
+    if (!released) await this.#ledger.markRemoved(a.id);
     this.#events.emit(released ? 'run:stopped' : 'run:removed', {
       allocationId: a.id,
       containerId: a.workloadId,

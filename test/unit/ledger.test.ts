@@ -106,6 +106,25 @@ describe('QuotaLedger', () => {
     expect(await l.commit(a.id, 'c1')).toBe(false);
     expect(await l.usage()).toEqual({ cpuMilli: 0, memory: 0, gpu: 0 });
     expect((await l.get(a.id))?.releaseReason).toBe('stopped');
+    expect((await l.get(a.id))?.removedAt).toBeUndefined();
+  });
+
+  it('releases and marks removed in one write, or neither when it was already released', async () => {
+    const { ledger: l } = await ledger({ cpuMilli: 4000, memory: 8 * GiB, gpu: 0 });
+    const a = await l.reserve(req(1000, GiB));
+    await l.commit(a.id, 'c1');
+    expect(await l.release(a.id, 'vanished', 'removed', { removed: true })).toBe(true);
+    const gone = await l.get(a.id);
+    expect(gone).toMatchObject({ state: 'released', workloadState: 'removed', releaseReason: 'vanished' });
+    expect(gone?.removedAt).toBe(gone?.releasedAt);
+    expect(await l.find(a.id)).toBeUndefined();
+    expect(await l.visible()).toEqual([]);
+
+    const b = await l.reserve(req(1000, GiB));
+    await l.release(b.id, 'stopped');
+    expect(await l.release(b.id, 'vanished', 'removed', { removed: true })).toBe(false);
+    expect((await l.get(b.id))?.removedAt).toBeUndefined();
+    expect((await l.visible()).map((x) => x.id)).toEqual([b.id]);
   });
 
   it('refuses what exceeds the node limits, naming the resource (CPU first, as the document checks)', async () => {

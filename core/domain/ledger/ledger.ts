@@ -128,7 +128,8 @@ function prepareStatements(storage: Storage) {
     // IN, not <> 'released': the active states, as ACTIVE above.
     release: storage.prepare(
       "UPDATE allocations SET state = 'released', released_at = ?, release_reason = ?, " +
-        "workload_state = coalesce(?, workload_state) WHERE id = ? AND state IN ('reserved', 'committed')",
+        'workload_state = coalesce(?, workload_state), removed_at = coalesce(?, removed_at) ' +
+        "WHERE id = ? AND state IN ('reserved', 'committed')",
     ),
   } satisfies Record<string, SqlStatement>;
 }
@@ -287,11 +288,21 @@ export class QuotaLedger implements LedgerReader {
     );
   }
 
-  /** Release exactly once: true only for the call that released it. */
-  release(id: string, reason: string, workloadState?: string): Promise<boolean> {
+  /**
+   * Release exactly once: true only for the call that released it. With `removed`, the same
+   * write also marks the workload deleted (markRemoved), so no reader ever sees it released but
+   * still listed.
+   */
+  release(
+    id: string,
+    reason: string,
+    workloadState?: string,
+    opts: { removed?: boolean } = {},
+  ): Promise<boolean> {
     const at = new Date().toISOString();
     return this.#storage.transactionSync(
-      () => this.#q.release.run(at, reason, workloadState ?? null, id).changes === 1,
+      () =>
+        this.#q.release.run(at, reason, workloadState ?? null, opts.removed ? at : null, id).changes === 1,
     );
   }
 
