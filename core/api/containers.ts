@@ -14,7 +14,7 @@ import { describe } from '../kernel/openapi.ts';
 import type { App, AppEnv } from '../kernel/plugin.ts';
 import { bytesToGB } from '../kernel/quantity.ts';
 import { validate } from '../kernel/validation.ts';
-import type { LogLine, LogOptions } from '../slots/runner.ts';
+import type { LogLine, LogOptions, WorkloadStats } from '../slots/runner.ts';
 import { streamLogLines } from './log-stream.ts';
 import { Container, ContainerList, ContainerRef, ContainerStats, LogLines, LogsQuery } from './run-model.ts';
 
@@ -24,8 +24,13 @@ export interface ContainerApiDeps {
   catalog: ResourceCatalog;
   /** Runs this node placed on peers (listed with their node; the peer's ledger books them). */
   remote?: () => Promise<RemoteContainer[]>;
-  /** Stop or delete such a run on its peer; undefined when `ref` is none of them. */
-  remoteControl?: (op: 'stop' | 'remove', ref: string) => Promise<RemoteContainer | 'removed' | undefined>;
+  /** Stop, restart or delete such a run on its peer; undefined when `ref` is none of them. */
+  remoteControl?: (
+    op: 'stop' | 'restart' | 'remove',
+    ref: string,
+  ) => Promise<RemoteContainer | 'removed' | undefined>;
+  /** A resource-use sample of such a run, from its peer; undefined when `ref` is none of them. */
+  remoteStats?: (ref: string) => Promise<WorkloadStats | undefined>;
   /** The log of such a run, read from its peer; undefined when `ref` is none of them. */
   remoteLogs?: (
     ref: string,
@@ -161,9 +166,9 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
       async (c) => {
         const id = c.req.valid('param').id;
         const a = await deps.ledger.find(id);
-        if (!a && verb === 'stop') {
-          // A run this node placed on a peer is stopped there.
-          const remote = await deps.remoteControl?.('stop', id);
+        if (!a) {
+          // A run this node placed on a peer is stopped or restarted there.
+          const remote = await deps.remoteControl?.(verb, id);
           if (remote && remote !== 'removed') return c.json(toRemoteContainer(remote));
         }
         if (!a) throw notFound(`Container ${id}`);
@@ -174,7 +179,7 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
   action('stop', 'Stop a container and release its quota (a run placed on a peer is stopped there)');
   action(
     'restart',
-    'Restart a container: a running one keeps its allocation; a stopped one is booked again (503 without room) and started',
+    'Restart a container: a running one keeps its allocation; a stopped one is booked again (503 without room) and started (a run placed on a peer is restarted there)',
   );
 
   app.delete(
@@ -243,15 +248,27 @@ export function containerRoutes(app: App, deps: ContainerApiDeps): void {
   app.get(
     '/api/containers/:id/stats',
     describe({
-      summary: 'Live resource use: CPU % (from two samples), memory, network and block I/O',
+      summary:
+        'Live resource use: CPU % (from two samples), memory, network and block I/O (of a run placed on a peer: read from that peer)',
       tags,
       responses: { 200: { description: 'One sample', schema: ContainerStats } },
-      errors: { ...missing, 409: 'The container is not running', 503: 'The resource is unreachable' },
+      errors: {
+        ...missing,
+        409: 'The container is not running',
+        502: 'The peer running it refused',
+        503: 'The resource (or the peer running it) is unreachable',
+      },
     }),
     requireRole('viewer'),
     ref,
     async (c) => {
-      const a = await find(c.req.valid('param').id);
+      const id = c.req.valid('param').id;
+      const a = await deps.ledger.find(id);
+      if (!a) {
+        const remote = await deps.remoteStats?.(id);
+        if (remote) return c.json(remote);
+        throw notFound(`Container ${id}`);
+      }
       if (!a.workloadId || a.state === 'released') {
         return c.json(
           { error: 'Conflict', details: 'The container is not running', code: 'NOT_RUNNING' },

@@ -91,6 +91,7 @@ export default definePlugin({
     ctx.hooks.define('containers:remote', 'waterfall');
     ctx.hooks.define('containers:remote-control', 'first');
     ctx.hooks.define('containers:remote-logs', 'first');
+    ctx.hooks.define('containers:remote-stats', 'first');
     const remote = () => ctx.hooks.call('containers:remote', []);
 
     // Deleting a resource: refuse while its containers hold quota, unless forced.
@@ -154,6 +155,7 @@ export default definePlugin({
         remote,
         remoteControl: (op, ref) => ctx.hooks.call('containers:remote-control', op, ref),
         remoteLogs: (ref, opts) => ctx.hooks.call('containers:remote-logs', ref, opts),
+        remoteStats: (ref) => ctx.hooks.call('containers:remote-stats', ref),
       });
       eventRoutes(app, events, {
         upgradeWebSocket: ctx.runtime.upgradeWebSocket,

@@ -19,6 +19,7 @@ import {
   type RunnerFactory,
   RunnerUnreachableError,
   type WorkloadInfo,
+  type WorkloadStats,
 } from '../slots/runner.ts';
 import type { EventBus } from './events.ts';
 import { QuotaExceededError, type QuotaLedger } from './ledger/ledger.ts';
@@ -86,10 +87,16 @@ declare module '../kernel/hooks.ts' {
     /** Runs placed on peers, for this node's container list and /status (each handler appends). */
     'containers:remote': WaterfallHook<RemoteContainer[]>;
     /**
-     * Stop or delete a run this node placed on a peer (`ref`: its container or allocation id).
-     * undefined: `ref` is not such a run. Otherwise the run after a stop, or 'removed'.
+     * Stop, restart or delete a run this node placed on a peer (`ref`: its container or
+     * allocation id). undefined: `ref` is not such a run. Otherwise the run after a stop or
+     * restart, or 'removed'.
      */
-    'containers:remote-control': FirstHook<[op: 'stop' | 'remove', ref: string], RemoteContainer | 'removed'>;
+    'containers:remote-control': FirstHook<
+      [op: 'stop' | 'restart' | 'remove', ref: string],
+      RemoteContainer | 'removed'
+    >;
+    /** One resource-use sample of a run this node placed on a peer; undefined: not such a run. */
+    'containers:remote-stats': FirstHook<[ref: string], WorkloadStats>;
     /** The log of a run this node placed on a peer, read from that peer; undefined: not such a run. */
     'containers:remote-logs': FirstHook<
       [ref: string, opts: LogOptions & { signal: AbortSignal }],

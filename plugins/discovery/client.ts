@@ -9,6 +9,7 @@ import { AddressPolicy } from '../../core/domain/address-policy.ts';
 import type { ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
 import type { PlaceRunResponse__Output } from '../../proto/generated/PlaceRunResponse.ts';
 import type { RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
+import type { RunStatsResponse__Output } from '../../proto/generated/RunStatsResponse.ts';
 import type { StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import { splitHostPort } from './address.ts';
 import type { ExchangeTransport } from './gossiper.ts';
@@ -130,6 +131,10 @@ export class PeerClients implements ExchangeTransport {
 
   stopRun(addr: string, req: object, timeoutMs?: number): Promise<StopRunResponse__Output> {
     return this.#call('StopRun', addr, req, timeoutMs);
+  }
+
+  runStats(addr: string, req: object, timeoutMs?: number): Promise<RunStatsResponse__Output> {
+    return this.#call('RunStats', addr, req, timeoutMs);
   }
 
   /**

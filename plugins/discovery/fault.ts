@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExchangeResponse__Output } from '../../proto/generated/ExchangeResponse.ts';
 import type { PlaceRunResponse__Output } from '../../proto/generated/PlaceRunResponse.ts';
 import type { RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
+import type { RunStatsResponse__Output } from '../../proto/generated/RunStatsResponse.ts';
 import type { StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import type { PeerClients } from './client.ts';
 
@@ -84,5 +85,10 @@ export class FaultyClients {
   runLogs(addr: string, req: object, signal: AbortSignal): Promise<AsyncIterable<RunLogLine__Output>> {
     if (this.#drop.has(addr)) return Promise.reject(dropped(addr));
     return this.#inner.runLogs(addr, req, signal);
+  }
+
+  runStats(addr: string, req: object, timeoutMs?: number): Promise<RunStatsResponse__Output> {
+    if (this.#drop.has(addr)) return Promise.reject(dropped(addr));
+    return this.#inner.runStats(addr, req, timeoutMs);
   }
 }

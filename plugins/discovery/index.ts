@@ -269,6 +269,7 @@ export default definePlugin({
         ? {
             stopRun: (req) => remoteControl.handleStopRun(req),
             runLogs: (req, signal) => remoteControl.handleRunLogs(req, signal),
+            runStats: (req) => remoteControl.handleRunStats(req),
           }
         : {}),
       onRefused: (method, peer, e) => noteRefusal(method, peer, e),
@@ -288,6 +289,7 @@ export default definePlugin({
       ctx.hooks.on('containers:remote', async (list) => [...list, ...(await remoteRuns.list())]);
       ctx.hooks.on('containers:remote-control', (op, ref) => remoteControl!.control(op, ref));
       ctx.hooks.on('containers:remote-logs', (ref, opts) => remoteControl!.logs(ref, opts));
+      ctx.hooks.on('containers:remote-stats', (ref) => remoteControl!.stats(ref));
     }
 
     // Resource summary from the ledger (limits from config, current from active allocations).

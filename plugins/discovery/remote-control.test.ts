@@ -1,7 +1,8 @@
 /**
- * StopRun without the network: the peer obeys only the node that placed a run, refuses malformed
- * requests, and stops or deletes through its RunService; the origin keeps its record as it was
- * when the peer refuses or cannot be reached. (The real gRPC path between two processes is in
+ * StopRun and RunStats without the network: the peer obeys only the node that placed a run,
+ * refuses malformed requests, and stops, restarts or deletes through its RunService (samples
+ * from its runner); the origin keeps its record as it was when the peer refuses or cannot be
+ * reached. (The real gRPC path between two processes is in
  * test/integration/discovery-cluster.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,6 +49,9 @@ async function setup(opts: { peer?: { status: string; grpcAddr?: string }; answe
     remove: async (a: Allocation) => {
       calls.push(`remove ${a.id}`);
     },
+    restart: async (a: Allocation) => {
+      calls.push(`restart ${a.id}`);
+    },
   } as unknown as RunService;
   let stored: Allocation | undefined = allocation();
   const sent: unknown[] = [];
@@ -62,12 +66,21 @@ async function setup(opts: { peer?: { status: string; grpcAddr?: string }; answe
         if (opts.answer instanceof Error) throw opts.answer;
         return (opts.answer ?? { ok: true, error: '' }) as never;
       },
+      runStats: async (_addr, req) => {
+        sent.push(req);
+        if (opts.answer instanceof Error) throw opts.answer;
+        return (opts.answer ?? { ok: true, error: '' }) as never;
+      },
     },
     wire: { encodeRequest: () => Buffer.alloc(0), encodeResponse: () => Buffer.alloc(0) },
     runs,
-    runner: async () => {
-      throw new Error('no engine in this test');
-    },
+    runner: async () =>
+      ({
+        stats: async (id: string) => {
+          calls.push(`stats ${id}`);
+          return SAMPLE;
+        },
+      }) as never,
     allocation: async () => stored,
     remoteRuns,
     nodeId: 'node-b',
@@ -85,6 +98,17 @@ async function setup(opts: { peer?: { status: string; grpcAddr?: string }; answe
   };
 }
 
+const SAMPLE = {
+  cpuPercent: 12.5,
+  memoryBytes: 2 ** 20,
+  memoryLimitBytes: 2 ** 27,
+  networkRxBytes: 10,
+  networkTxBytes: 20,
+  blockReadBytes: 30,
+  blockWriteBytes: 40,
+  at: '2026-11-26T00:00:00.000Z',
+};
+
 const request = (extra: object = {}) =>
   ({ sender_id: 'node-a', allocation_id: 'a0123456789abcdef', remove: false, auth: null, ...extra }) as never;
 
@@ -98,6 +122,36 @@ describe('StopRun, peer side', () => {
     t.setStored(allocation({ state: 'released' }));
     expect(await t.control.handleStopRun(request())).toEqual({ ok: true });
     expect(t.calls).toHaveLength(2);
+    // Restart goes to RunService.restart, stopped or not (it books a stopped run again).
+    expect(await t.control.handleStopRun(request({ restart: true }))).toEqual({ ok: true });
+    expect(t.calls.at(-1)).toBe('restart a0123456789abcdef');
+  });
+
+  it('answers RunStats with the engine’s sample, and says when the run does not run', async () => {
+    const t = await setup();
+    expect(await t.control.handleRunStats(request())).toEqual({
+      ok: true,
+      cpu_percent: 12.5,
+      memory_bytes: 2 ** 20,
+      memory_limit_bytes: 2 ** 27,
+      network_rx_bytes: 10,
+      network_tx_bytes: 20,
+      block_read_bytes: 30,
+      block_write_bytes: 40,
+      at: SAMPLE.at,
+    });
+    expect(t.calls).toEqual([`stats ${'c'.repeat(64)}`]);
+    t.setStored(allocation({ state: 'released' }));
+    expect(await t.control.handleRunStats(request())).toMatchObject({ ok: false, not_running: true });
+    t.setStored(allocation({ owner: 'node:node-c' }));
+    expect(await t.control.handleRunStats(request())).toEqual({
+      ok: false,
+      error: 'no such run placed by the sender',
+    });
+    await expect(t.control.handleRunStats(request({ allocation_id: '' }))).rejects.toBeInstanceOf(
+      GossipRefused,
+    );
+    expect(t.calls).toHaveLength(1);
   });
 
   it('refuses runs another node (or a user) placed, and unknown runs, alike, touching nothing', async () => {
@@ -142,8 +196,24 @@ describe('StopRun, origin side', () => {
       allocation_id: placed.allocationId,
       remove: false,
     });
+    // Restarted there: listed as running again.
+    const restarted = await t.control.control('restart', placed.allocationId);
+    expect(restarted).toMatchObject({ allocationId: placed.allocationId });
+    expect(restarted).not.toHaveProperty('stoppedAt');
+    expect(t.sent[1]).toMatchObject({ restart: true, remove: false });
     expect(await t.control.control('remove', placed.allocationId)).toBe('removed');
     expect(await t.remoteRuns.list()).toEqual([]);
+  });
+
+  it('reads a sample from the peer; not running there is a 409', async () => {
+    const t = await setup({ answer: { ok: true, error: '', ...toWire(SAMPLE) } });
+    await t.remoteRuns.record(placed, req, 'user-1');
+    expect(await t.control.stats('unknown-ref')).toBeUndefined();
+    expect(await t.control.stats(placed.allocationId)).toEqual(SAMPLE);
+    const idle = await setup({ answer: { ok: false, error: 'not running', not_running: true } });
+    await idle.remoteRuns.record(placed, req, 'user-1');
+    const err = await idle.control.stats(placed.containerId).catch((e: unknown) => e);
+    expect((err as ApiError).status).toBe(409);
   });
 
   it('a peer that refuses (502) or cannot be reached (503) changes nothing here', async () => {
@@ -164,3 +234,16 @@ describe('StopRun, origin side', () => {
     }
   });
 });
+
+function toWire(s: typeof SAMPLE) {
+  return {
+    cpu_percent: s.cpuPercent,
+    memory_bytes: s.memoryBytes,
+    memory_limit_bytes: s.memoryLimitBytes,
+    network_rx_bytes: s.networkRxBytes,
+    network_tx_bytes: s.networkTxBytes,
+    block_read_bytes: s.blockReadBytes,
+    block_write_bytes: s.blockWriteBytes,
+    at: s.at,
+  };
+}

@@ -1,7 +1,8 @@
 /**
- * Stopping and deleting runs this node placed on peers, from this node (the StopRun RPC): the
- * operator who sees a run "on node-b" in the origin's container list can stop or delete it there,
- * as with a local container, and the peer's ledger releases its quota.
+ * Controlling runs this node placed on peers, from this node: the operator who sees a run
+ * "on node-b" in the origin's container list can stop, restart or delete it there (the StopRun
+ * RPC), read its log (RunLogs) and its resource use (RunStats), as with a local container; the
+ * peer's ledger releases or books its quota.
  *
  * The peer obeys only the node that placed the run: the allocation's owner is that node's
  * principal (`node:<id>`, set by PlaceRun), and the message is HMAC-signed with the cluster secret
@@ -11,9 +12,11 @@ import type { Allocation } from '../../core/domain/ledger/types.ts';
 import type { RemoteContainer, RunService } from '../../core/domain/runs.ts';
 import { ApiError } from '../../core/kernel/errors.ts';
 import type { Logger } from '../../core/kernel/logger.ts';
-import type { LogLine, LogOptions, Runner } from '../../core/slots/runner.ts';
+import type { LogLine, LogOptions, Runner, WorkloadStats } from '../../core/slots/runner.ts';
 import type { RunLogLine, RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
 import type { RunLogsRequest__Output } from '../../proto/generated/RunLogsRequest.ts';
+import type { RunStatsRequest__Output } from '../../proto/generated/RunStatsRequest.ts';
+import type { RunStatsResponse, RunStatsResponse__Output } from '../../proto/generated/RunStatsResponse.ts';
 import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
 import type { StopRunResponse, StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
 import { AuthError, type MessageAuth } from './auth.ts';
@@ -25,7 +28,7 @@ import type { PeerWire } from './wire.ts';
 
 export interface RemoteControlOptions {
   membership: Pick<Membership, 'get'>;
-  clients: Pick<PeerClients, 'stopRun' | 'runLogs'>;
+  clients: Pick<PeerClients, 'stopRun' | 'runLogs' | 'runStats'>;
   wire: Pick<PeerWire, 'encodeRequest' | 'encodeResponse'>;
   auth?: MessageAuth;
   runs: RunService;
@@ -69,7 +72,10 @@ export class RemoteControl {
    * or allocation id). undefined when `ref` is no run placed from here; the run as listed after a
    * stop; `'removed'` after a delete. A peer that cannot be reached or refuses is a 502/503.
    */
-  async control(op: 'stop' | 'remove', ref: string): Promise<RemoteContainer | 'removed' | undefined> {
+  async control(
+    op: 'stop' | 'restart' | 'remove',
+    ref: string,
+  ): Promise<RemoteContainer | 'removed' | undefined> {
     const found = await this.#placed(ref);
     if (!found) return undefined;
     const { run, peer } = found;
@@ -77,6 +83,7 @@ export class RemoteControl {
       sender_id: this.#o.nodeId,
       allocation_id: run.allocationId,
       remove: op === 'remove',
+      restart: op === 'restart',
     };
     if (this.#o.auth) msg.auth = this.#o.auth.sign('StopRun/req', this.#o.wire.encodeRequest('StopRun', msg));
     let res: StopRunResponse__Output;
@@ -106,7 +113,97 @@ export class RemoteControl {
       await this.#o.remoteRuns.forget(run.allocationId);
       return 'removed';
     }
+    if (op === 'restart') return this.#o.remoteRuns.markStarted(run.allocationId);
     return this.#o.remoteRuns.markStopped(run.allocationId);
+  }
+
+  /**
+   * Origin side ('containers:remote-stats'): one resource-use sample of the remote run `ref`,
+   * taken by its peer; undefined when `ref` is no run placed from here. 409 when it does not run.
+   */
+  async stats(ref: string): Promise<WorkloadStats | undefined> {
+    const found = await this.#placed(ref);
+    if (!found) return undefined;
+    const { run, peer } = found;
+    const msg: Record<string, unknown> = { sender_id: this.#o.nodeId, allocation_id: run.allocationId };
+    if (this.#o.auth)
+      msg.auth = this.#o.auth.sign('RunStats/req', this.#o.wire.encodeRequest('RunStats', msg));
+    let res: RunStatsResponse__Output;
+    try {
+      res = await this.#o.clients.runStats(peer.grpcAddr, msg, this.#o.timeoutMs);
+      if (this.#o.auth) {
+        this.#o.auth.verify(
+          'RunStats/res',
+          this.#o.wire.encodeResponse('RunStats', res),
+          res.auth,
+          (msg.auth as { nonce: Buffer }).nonce,
+        );
+      }
+    } catch (err) {
+      this.#o.logger.info({ peer: run.nodeId, err: (err as Error).message }, 'RunStats to a peer failed');
+      throw new ApiError(
+        503,
+        'PEER_UNREACHABLE',
+        'Peer unavailable',
+        `The node ${run.nodeId} running this container did not answer`,
+      );
+    }
+    if (res.not_running) {
+      throw new ApiError(409, 'NOT_RUNNING', 'Conflict', 'The container is not running');
+    }
+    if (!res.ok) {
+      throw new ApiError(502, 'PEER_REFUSED', 'Peer refused', `${run.nodeId}: ${res.error || 'refused'}`);
+    }
+    return {
+      cpuPercent: res.cpu_percent,
+      memoryBytes: res.memory_bytes,
+      memoryLimitBytes: res.memory_limit_bytes,
+      networkRxBytes: res.network_rx_bytes,
+      networkTxBytes: res.network_tx_bytes,
+      blockReadBytes: res.block_read_bytes,
+      blockWriteBytes: res.block_write_bytes,
+      at: res.at,
+    };
+  }
+
+  /** Peer side of RunStats: the same checks as StopRun, then one sample from the engine. */
+  async handleRunStats(req: RunStatsRequest__Output): Promise<RunStatsResponse> {
+    this.#verify('RunStats', req);
+    const sign = (res: RunStatsResponse): RunStatsResponse => {
+      if (this.#o.auth && req.auth) {
+        res.auth = this.#o.auth.sign(
+          'RunStats/res',
+          this.#o.wire.encodeResponse('RunStats', res),
+          req.auth.nonce,
+        );
+      }
+      return res;
+    };
+    const a = await this.#o.allocation(req.allocation_id);
+    if (!a || a.removedAt || a.owner !== `node:${req.sender_id}`) {
+      return sign({ ok: false, error: 'no such run placed by the sender' });
+    }
+    if (!a.workloadId || a.state === 'released') {
+      return sign({ ok: false, not_running: true, error: 'not running' });
+    }
+    try {
+      const runner = await this.#o.runner(a.resourceId);
+      const s = await runner.stats(a.workloadId);
+      return sign({
+        ok: true,
+        cpu_percent: s.cpuPercent,
+        memory_bytes: s.memoryBytes,
+        memory_limit_bytes: s.memoryLimitBytes,
+        network_rx_bytes: s.networkRxBytes,
+        network_tx_bytes: s.networkTxBytes,
+        block_read_bytes: s.blockReadBytes,
+        block_write_bytes: s.blockWriteBytes,
+        at: s.at,
+      });
+    } catch (e) {
+      this.#o.logger.warn({ err: e, sender: req.sender_id }, 'RunStats failed');
+      return sign({ ok: false, error: 'the engine gave no sample' });
+    }
   }
 
   /**
@@ -166,7 +263,7 @@ export class RemoteControl {
 
   /** Authenticated (HMAC when a cluster secret is set) and well-formed, or GossipRefused. */
   #verify(
-    method: 'StopRun' | 'RunLogs',
+    method: 'StopRun' | 'RunLogs' | 'RunStats',
     req: { sender_id: string; allocation_id: string; auth: unknown },
   ): void {
     if (this.#o.auth) {
@@ -202,10 +299,11 @@ export class RemoteControl {
     }
     try {
       if (req.remove) await this.#o.runs.remove(a);
+      else if (req.restart) await this.#o.runs.restart(a);
       else if (a.state !== 'released') await this.#o.runs.stop(a);
       this.#o.logger.info(
-        { sender: req.sender_id, allocationId: a.id, remove: req.remove },
-        'stopped a run for the peer that placed it',
+        { sender: req.sender_id, allocationId: a.id, remove: req.remove, restart: req.restart },
+        `${req.remove ? 'deleted' : req.restart ? 'restarted' : 'stopped'} a run for the peer that placed it`,
       );
       return sign({ ok: true });
     } catch (e) {

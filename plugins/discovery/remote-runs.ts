@@ -74,6 +74,15 @@ export class RemoteRuns {
     });
   }
 
+  /** Started again on the peer: listed as running there again. */
+  async markStarted(allocationId: string): Promise<RemoteContainer | undefined> {
+    return this.#storage.transaction(async (db) => {
+      await db.update(remoteRuns).set({ stoppedAt: null }).where(eq(remoteRuns.allocationId, allocationId));
+      const [row] = await db.select().from(remoteRuns).where(eq(remoteRuns.allocationId, allocationId));
+      return row ? toRemote(row) : undefined;
+    });
+  }
+
   /** Deleted on the peer: no longer listed. */
   async forget(allocationId: string): Promise<void> {
     await this.#storage.transaction(async (db) => {

@@ -9,6 +9,8 @@ import type { PlaceRunRequest__Output } from '../../proto/generated/PlaceRunRequ
 import type { PlaceRunResponse } from '../../proto/generated/PlaceRunResponse.ts';
 import type { RunLogLine } from '../../proto/generated/RunLogLine.ts';
 import type { RunLogsRequest__Output } from '../../proto/generated/RunLogsRequest.ts';
+import type { RunStatsRequest__Output } from '../../proto/generated/RunStatsRequest.ts';
+import type { RunStatsResponse } from '../../proto/generated/RunStatsResponse.ts';
 import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
 import type { StopRunResponse } from '../../proto/generated/StopRunResponse.ts';
 import type { PeerBudget } from './budget.ts';
@@ -59,8 +61,10 @@ export interface PeerServerOptions {
   budget?: PeerBudget;
   /** Phase 2; absent → UNIMPLEMENTED. */
   placeRun?: (req: PlaceRunRequest__Output) => Promise<PlaceRunResponse>;
-  /** Stopping runs placed here by their origin; absent → UNIMPLEMENTED. */
+  /** Stopping (or restarting) runs placed here by their origin; absent → UNIMPLEMENTED. */
   stopRun?: (req: StopRunRequest__Output) => Promise<StopRunResponse>;
+  /** Resource-use samples of runs placed here, for their origin; absent → UNIMPLEMENTED. */
+  runStats?: (req: RunStatsRequest__Output) => Promise<RunStatsResponse>;
   /** Logs of runs placed here, for their origin; absent → UNIMPLEMENTED. */
   runLogs?: (req: RunLogsRequest__Output, signal: AbortSignal) => Promise<AsyncIterable<RunLogLine>>;
   onRefused?: (method: string, peer: string, e: Error) => void;
@@ -126,6 +130,7 @@ export class PeerServer {
       },
       PlaceRun: unary('PlaceRun', opts.placeRun),
       StopRun: unary('StopRun', opts.stopRun),
+      RunStats: unary('RunStats', opts.runStats),
       RunLogs: (call: grpc.ServerWritableStream<RunLogsRequest__Output, RunLogLine>) => {
         const handler = opts.runLogs;
         const end = (e: unknown) => call.emit('error', fail('RunLogs', call as never, e));

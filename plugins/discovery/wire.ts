@@ -34,7 +34,7 @@ export function protoPath(): string {
 export const WIRE_BYTES = Symbol('wireBytes');
 export const wireBytes = (msg: object): number => (msg as { [WIRE_BYTES]?: number })[WIRE_BYTES] ?? 0;
 
-export type PeerMethod = 'ExchangePeers' | 'PlaceRun' | 'StopRun' | 'RunLogs';
+export type PeerMethod = 'ExchangePeers' | 'PlaceRun' | 'StopRun' | 'RunLogs' | 'RunStats';
 
 export interface PeerWire {
   service: grpc.ServiceDefinition;

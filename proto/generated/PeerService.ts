@@ -8,6 +8,8 @@ import type { PlaceRunRequest as _PlaceRunRequest, PlaceRunRequest__Output as _P
 import type { PlaceRunResponse as _PlaceRunResponse, PlaceRunResponse__Output as _PlaceRunResponse__Output } from './PlaceRunResponse.ts';
 import type { RunLogLine as _RunLogLine, RunLogLine__Output as _RunLogLine__Output } from './RunLogLine.ts';
 import type { RunLogsRequest as _RunLogsRequest, RunLogsRequest__Output as _RunLogsRequest__Output } from './RunLogsRequest.ts';
+import type { RunStatsRequest as _RunStatsRequest, RunStatsRequest__Output as _RunStatsRequest__Output } from './RunStatsRequest.ts';
+import type { RunStatsResponse as _RunStatsResponse, RunStatsResponse__Output as _RunStatsResponse__Output } from './RunStatsResponse.ts';
 import type { StopRunRequest as _StopRunRequest, StopRunRequest__Output as _StopRunRequest__Output } from './StopRunRequest.ts';
 import type { StopRunResponse as _StopRunResponse, StopRunResponse__Output as _StopRunResponse__Output } from './StopRunResponse.ts';
 
@@ -62,6 +64,23 @@ export interface PeerServiceClient extends grpc.Client {
   runLogs(argument: _RunLogsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_RunLogLine__Output>;
   
   /**
+   * One resource-use sample of a run the calling node placed here. Refused for runs another node
+   * placed.
+   */
+  RunStats(argument: _RunStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  RunStats(argument: _RunStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  RunStats(argument: _RunStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  RunStats(argument: _RunStatsRequest, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * One resource-use sample of a run the calling node placed here. Refused for runs another node
+   * placed.
+   */
+  runStats(argument: _RunStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  runStats(argument: _RunStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  runStats(argument: _RunStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  runStats(argument: _RunStatsRequest, callback: grpc.requestCallback<_RunStatsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
    * control of what it placed. Refused for runs another node placed.
    */
@@ -101,6 +120,12 @@ export interface PeerServiceHandlers extends grpc.UntypedServiceImplementation {
   RunLogs: grpc.handleServerStreamingCall<_RunLogsRequest__Output, _RunLogLine>;
   
   /**
+   * One resource-use sample of a run the calling node placed here. Refused for runs another node
+   * placed.
+   */
+  RunStats: grpc.handleUnaryCall<_RunStatsRequest__Output, _RunStatsResponse>;
+  
+  /**
    * Stop (and with remove, delete) a run the calling node placed here earlier: the origin keeps
    * control of what it placed. Refused for runs another node placed.
    */
@@ -112,5 +137,6 @@ export interface PeerServiceDefinition extends grpc.ServiceDefinition {
   ExchangePeers: MethodDefinition<_ExchangeRequest, _ExchangeResponse, _ExchangeRequest__Output, _ExchangeResponse__Output>
   PlaceRun: MethodDefinition<_PlaceRunRequest, _PlaceRunResponse, _PlaceRunRequest__Output, _PlaceRunResponse__Output>
   RunLogs: MethodDefinition<_RunLogsRequest, _RunLogLine, _RunLogsRequest__Output, _RunLogLine__Output>
+  RunStats: MethodDefinition<_RunStatsRequest, _RunStatsResponse, _RunStatsRequest__Output, _RunStatsResponse__Output>
   StopRun: MethodDefinition<_StopRunRequest, _StopRunResponse, _StopRunRequest__Output, _StopRunResponse__Output>
 }

@@ -12,6 +12,11 @@ export interface StopRunRequest {
    * Also delete the container (its quota is released either way).
    */
   'remove'?: (boolean);
+  /**
+   * Restart it instead: a running run keeps its allocation, a stopped one is booked again on the
+   * peer (refused without room) and started.
+   */
+  'restart'?: (boolean);
   'auth'?: (_Auth | null);
 }
 
@@ -25,5 +30,10 @@ export interface StopRunRequest__Output {
    * Also delete the container (its quota is released either way).
    */
   'remove': (boolean);
+  /**
+   * Restart it instead: a running run keeps its allocation, a stopped one is booked again on the
+   * peer (refused without room) and started.
+   */
+  'restart': (boolean);
   'auth': (_Auth__Output | null);
 }

@@ -13,6 +13,8 @@ import type { ResourceAmounts as _ResourceAmounts, ResourceAmounts__Output as _R
 import type { ResourceSummary as _ResourceSummary, ResourceSummary__Output as _ResourceSummary__Output } from './ResourceSummary.ts';
 import type { RunLogLine as _RunLogLine, RunLogLine__Output as _RunLogLine__Output } from './RunLogLine.ts';
 import type { RunLogsRequest as _RunLogsRequest, RunLogsRequest__Output as _RunLogsRequest__Output } from './RunLogsRequest.ts';
+import type { RunStatsRequest as _RunStatsRequest, RunStatsRequest__Output as _RunStatsRequest__Output } from './RunStatsRequest.ts';
+import type { RunStatsResponse as _RunStatsResponse, RunStatsResponse__Output as _RunStatsResponse__Output } from './RunStatsResponse.ts';
 import type { StopRunRequest as _StopRunRequest, StopRunRequest__Output as _StopRunRequest__Output } from './StopRunRequest.ts';
 import type { StopRunResponse as _StopRunResponse, StopRunResponse__Output as _StopRunResponse__Output } from './StopRunResponse.ts';
 
@@ -34,6 +36,8 @@ export interface ProtoGrpcType {
   ResourceSummary: MessageTypeDefinition<_ResourceSummary, _ResourceSummary__Output>
   RunLogLine: MessageTypeDefinition<_RunLogLine, _RunLogLine__Output>
   RunLogsRequest: MessageTypeDefinition<_RunLogsRequest, _RunLogsRequest__Output>
+  RunStatsRequest: MessageTypeDefinition<_RunStatsRequest, _RunStatsRequest__Output>
+  RunStatsResponse: MessageTypeDefinition<_RunStatsResponse, _RunStatsResponse__Output>
   StopRunRequest: MessageTypeDefinition<_StopRunRequest, _StopRunRequest__Output>
   StopRunResponse: MessageTypeDefinition<_StopRunResponse, _StopRunResponse__Output>
 }

@@ -309,7 +309,7 @@ describe.skipIf(!loopbackAliases || !dockerEnv.ok)('discovery: placing a run on 
     );
   });
 
-  it('the origin reads the log of, stops and deletes a run it placed on a peer; the peer releases its quota', async () => {
+  it('the origin reads the log of, stops, restarts, samples and deletes a run it placed on a peer; the peer books and releases its quota', async () => {
     const res = await small.call('/run', {
       method: 'POST',
       body: {
@@ -364,6 +364,25 @@ describe.skipIf(!loopbackAliases || !dockerEnv.ok)('discovery: placing a run on 
     expect(
       (await small.call(`/api/containers/${placed.allocation_id}/stop`, { method: 'POST' })).status,
     ).toBe(200);
+    // Stats of a stopped run: 409, as for a local one.
+    expect((await small.call(`/api/containers/${placed.allocation_id}/stats`)).status).toBe(409);
+
+    // Restarted from the origin: booked again and started on the peer, listed as running here.
+    const restarted = await small.call(`/api/containers/${placed.container_id}/restart`, { method: 'POST' });
+    const restartedBody = await restarted.json();
+    expect(restarted.status, JSON.stringify(restartedBody)).toBe(200);
+    expect(restartedBody).toMatchObject({ nodeId: 'place-b', status: 'remote' });
+    expect(await peerCpu()).toBeCloseTo(before);
+    expect(
+      ((await (await roomy.call(`/api/containers/${placed.allocation_id}`)).json()) as { allocation: string })
+        .allocation,
+    ).toBe('committed');
+    // Its resource use, sampled by the peer's engine and read through the origin.
+    const stats = await small.call(`/api/containers/${placed.container_id}/stats`);
+    const sample = (await stats.json()) as Record<string, unknown>;
+    expect(stats.status, JSON.stringify(sample)).toBe(200);
+    expect(sample).toMatchObject({ cpuPercent: expect.any(Number), at: expect.any(String) });
+    expect(sample.memoryBytes as number).toBeGreaterThan(0);
 
     // Deleted from the origin: gone on both nodes.
     expect((await small.call(`/api/containers/${placed.allocation_id}`, { method: 'DELETE' })).status).toBe(

@@ -319,7 +319,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restart a container: a running one keeps its allocation; a stopped one is booked again (503 without room) and started */
+        /** Restart a container: a running one keeps its allocation; a stopped one is booked again (503 without room) and started (a run placed on a peer is restarted there) */
         post: operations["postApiContainersByIdRestart"];
         delete?: never;
         options?: never;
@@ -334,7 +334,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live resource use: CPU % (from two samples), memory, network and block I/O */
+        /** Live resource use: CPU % (from two samples), memory, network and block I/O (of a run placed on a peer: read from that peer) */
         get: operations["getApiContainersByIdStats"];
         put?: never;
         post?: never;
@@ -3507,7 +3507,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The resource is unreachable */
+            /** @description The peer running it refused */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource (or the peer running it) is unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
