@@ -88,28 +88,49 @@ describe('status page', () => {
     vi.unstubAllGlobals();
   });
 
-  it('a run placed on a peer can be stopped from here (and its logs read), not restarted', async () => {
-    let stopped = false;
+  it('a run placed on a peer can be stopped and restarted from here, its logs and use read', async () => {
+    const calls: string[] = [];
     const remote = { ...container('remote'), name: 'on node-b', nodeId: 'node-b', remote: true };
     server.use(
       http.get('*/api/containers', () => HttpResponse.json({ items: [remote], total: 1 })),
       http.get(`${location.origin}/resources`, () => HttpResponse.json(quota)),
+      http.get('*/api/containers/c0ffee/stats', () => {
+        calls.push('stats');
+        return HttpResponse.json({
+          cpuPercent: 1,
+          memoryBytes: 2 ** 20,
+          memoryLimitBytes: 2 ** 27,
+          networkRxBytes: 0,
+          networkTxBytes: 0,
+          blockReadBytes: 0,
+          blockWriteBytes: 0,
+          at: new Date().toISOString(),
+        });
+      }),
       http.post('*/api/containers/c0ffee/stop', () => {
-        stopped = true;
+        calls.push('stop');
         return HttpResponse.json({ ...remote, status: 'exited', allocation: 'released' });
+      }),
+      http.post('*/api/containers/c0ffee/restart', () => {
+        calls.push('restart');
+        return HttpResponse.json(remote);
       }),
     );
     vi.stubGlobal('confirm', () => true);
     at('/monitor');
     render(() => <App />);
     const row = await screen.findByTestId('container-row');
-    expect(within(row).queryByRole('button', { name: /重启/ })).toBeNull();
     expect((within(row).getByRole('button', { name: /日志/ }) as HTMLButtonElement).disabled).toBe(false);
+    await waitFor(() => expect(calls).toContain('stats'));
     fireEvent.click(within(row).getByRole('button', { name: /停止/ }));
     await waitFor(() =>
       expect(screen.getByTestId('container-row').getAttribute('data-status')).toBe('exited'),
     );
-    expect(stopped).toBe(true);
+    fireEvent.click(within(screen.getByTestId('container-row')).getByRole('button', { name: /重启/ }));
+    await waitFor(() =>
+      expect(screen.getByTestId('container-row').getAttribute('data-status')).toBe('remote'),
+    );
+    expect(calls.filter((c) => c !== 'stats')).toEqual(['stop', 'restart']);
     vi.unstubAllGlobals();
   });
 

@@ -152,7 +152,8 @@ export default function StatusPage() {
       cell: (c) => (
         <>
           {t('res.cores', { n: fmtNumber(c.resources.cpu, 2) })} / {fmtNumber(c.resources.memory, 2)} GB
-          <Show when={c.status === 'running' && c.id}>
+          {/* A run on a peer ("remote") is sampled there, through this node. */}
+          <Show when={(c.status === 'running' || c.status === 'remote') && c.id}>
             <LiveUsage id={c.id} tick={tick()} />
           </Show>
         </>
@@ -171,8 +172,8 @@ export default function StatusPage() {
             onClick={() => setLogsOf(c)}
           />
           {/* Restart also starts a stopped container again (booked again); a run placed on a peer
-              can be stopped from here (on the peer), not restarted. */}
-          <Show when={canOperate() && !c.remote}>
+              is stopped and restarted there. */}
+          <Show when={canOperate()}>
             <IconButton
               icon="i-carbon-restart"
               label={t('st.restart')}
