@@ -235,6 +235,7 @@ export async function run(): Promise<{ name: string; figure: string; target: str
     }
     await browser?.close();
     await node?.stop();
+    if (node) rmSync(node.dataDir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 /** Start a real `iarnet` process and wait until it listens. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,11 +17,31 @@ export interface RunningIarnet {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
+/**
+ * Data dirs this module made: removed after the importing test file's own afterAll hooks (hooks
+ * run last-registered first, and this one registers at import), not at stop(), because some tests
+ * start a node again on the same dir (crash recovery, restarts). A process-exit handler would not
+ * run: vitest ends its workers with a signal.
+ */
+const madeDirs = new Set<string>();
+// Benchmarks import this module too, outside vitest: there the caller cleans up.
+if (process.env.VITEST) {
+  const { afterAll } = await import('vitest');
+  afterAll(() => {
+    for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+    madeDirs.clear();
+  });
+}
+
 export async function spawnIarnet(
   argv: string[],
   opts: { args?: string[]; env?: Record<string, string>; dataDir?: string; timeoutMs?: number } = {},
 ): Promise<RunningIarnet> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'iarnet-node-'));
+  let dataDir = opts.dataDir;
+  if (!dataDir) {
+    dataDir = mkdtempSync(join(tmpdir(), 'iarnet-node-'));
+    madeDirs.add(dataDir);
+  }
   const [cmd, ...prefix] = argv;
   const child = spawn(
     cmd!,
