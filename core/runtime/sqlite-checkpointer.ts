@@ -138,17 +138,21 @@ export async function startCheckpointer(opts: {
     waiting.delete(m.id);
   });
   // A worker that dies hands checkpointing back to SQLite, and holds no write back any more.
-  worker.on('error', () => {
+  let gone = false;
+  const died = () => {
+    gone = true;
     answerAll();
     restoreAutoCheckpoint();
-  });
-  worker.on('exit', () => {
-    answerAll();
-    restoreAutoCheckpoint();
-  });
+  };
+  worker.on('error', died);
+  worker.on('exit', died);
 
   const checkpointNow = () =>
     new Promise<void>((resolve) => {
+      if (gone) {
+        resolve();
+        return;
+      }
       const id = nextId++;
       const timer = setTimeout(() => {
         waiting.delete(id);
@@ -165,7 +169,7 @@ export async function startCheckpointer(opts: {
   let running: Promise<void> | undefined;
   let commits = 0;
   const tick = () => {
-    if (running || stopping) return;
+    if (running || stopping || gone) return;
     commits = 0;
     const run = gate ? gate(checkpointNow) : checkpointNow();
     // A gate that refuses (its owner is closing) simply skips this round.
