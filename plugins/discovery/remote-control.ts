@@ -16,9 +16,9 @@ import type { LogLine, LogOptions, Runner, WorkloadStats } from '../../core/slot
 import type { RunLogLine, RunLogLine__Output } from '../../proto/generated/RunLogLine.ts';
 import type { RunLogsRequest__Output } from '../../proto/generated/RunLogsRequest.ts';
 import type { RunStatsRequest__Output } from '../../proto/generated/RunStatsRequest.ts';
-import type { RunStatsResponse, RunStatsResponse__Output } from '../../proto/generated/RunStatsResponse.ts';
+import type { RunStatsResponse } from '../../proto/generated/RunStatsResponse.ts';
 import type { StopRunRequest__Output } from '../../proto/generated/StopRunRequest.ts';
-import type { StopRunResponse, StopRunResponse__Output } from '../../proto/generated/StopRunResponse.ts';
+import type { StopRunResponse } from '../../proto/generated/StopRunResponse.ts';
 import { AuthError, type MessageAuth } from './auth.ts';
 import type { PeerClients } from './client.ts';
 import { GossipRefused } from './gossiper.ts';
@@ -85,27 +85,9 @@ export class RemoteControl {
       remove: op === 'remove',
       restart: op === 'restart',
     };
-    if (this.#o.auth) msg.auth = this.#o.auth.sign('StopRun/req', this.#o.wire.encodeRequest('StopRun', msg));
-    let res: StopRunResponse__Output;
-    try {
-      res = await this.#o.clients.stopRun(peer.grpcAddr, msg, this.#o.timeoutMs);
-      if (this.#o.auth) {
-        this.#o.auth.verify(
-          'StopRun/res',
-          this.#o.wire.encodeResponse('StopRun', res),
-          res.auth,
-          (msg.auth as { nonce: Buffer }).nonce,
-        );
-      }
-    } catch (err) {
-      this.#o.logger.info({ peer: run.nodeId, err: (err as Error).message }, 'StopRun to a peer failed');
-      throw new ApiError(
-        503,
-        'PEER_UNREACHABLE',
-        'Peer unavailable',
-        `The node ${run.nodeId} running this container did not answer; nothing was changed`,
-      );
-    }
+    const res = await this.#ask('StopRun', run.nodeId, msg, '; nothing was changed', (m) =>
+      this.#o.clients.stopRun(peer.grpcAddr, m, this.#o.timeoutMs),
+    );
     if (!res.ok) {
       throw new ApiError(502, 'PEER_REFUSED', 'Peer refused', `${run.nodeId}: ${res.error || 'refused'}`);
     }
@@ -126,28 +108,9 @@ export class RemoteControl {
     if (!found) return undefined;
     const { run, peer } = found;
     const msg: Record<string, unknown> = { sender_id: this.#o.nodeId, allocation_id: run.allocationId };
-    if (this.#o.auth)
-      msg.auth = this.#o.auth.sign('RunStats/req', this.#o.wire.encodeRequest('RunStats', msg));
-    let res: RunStatsResponse__Output;
-    try {
-      res = await this.#o.clients.runStats(peer.grpcAddr, msg, this.#o.timeoutMs);
-      if (this.#o.auth) {
-        this.#o.auth.verify(
-          'RunStats/res',
-          this.#o.wire.encodeResponse('RunStats', res),
-          res.auth,
-          (msg.auth as { nonce: Buffer }).nonce,
-        );
-      }
-    } catch (err) {
-      this.#o.logger.info({ peer: run.nodeId, err: (err as Error).message }, 'RunStats to a peer failed');
-      throw new ApiError(
-        503,
-        'PEER_UNREACHABLE',
-        'Peer unavailable',
-        `The node ${run.nodeId} running this container did not answer`,
-      );
-    }
+    const res = await this.#ask('RunStats', run.nodeId, msg, '', (m) =>
+      this.#o.clients.runStats(peer.grpcAddr, m, this.#o.timeoutMs),
+    );
     if (res.not_running) {
       throw new ApiError(409, 'NOT_RUNNING', 'Conflict', 'The container is not running');
     }
@@ -169,20 +132,9 @@ export class RemoteControl {
   /** Peer side of RunStats: the same checks as StopRun, then one sample from the engine. */
   async handleRunStats(req: RunStatsRequest__Output): Promise<RunStatsResponse> {
     this.#verify('RunStats', req);
-    const sign = (res: RunStatsResponse): RunStatsResponse => {
-      if (this.#o.auth && req.auth) {
-        res.auth = this.#o.auth.sign(
-          'RunStats/res',
-          this.#o.wire.encodeResponse('RunStats', res),
-          req.auth.nonce,
-        );
-      }
-      return res;
-    };
-    const a = await this.#o.allocation(req.allocation_id);
-    if (!a || a.removedAt || a.owner !== `node:${req.sender_id}`) {
-      return sign({ ok: false, error: 'no such run placed by the sender' });
-    }
+    const sign = this.#signer<RunStatsResponse>('RunStats', req);
+    const a = await this.#placedBy(req);
+    if (!a) return sign({ ok: false, error: 'no such run placed by the sender' });
     if (!a.workloadId || a.state === 'released') {
       return sign({ ok: false, not_running: true, error: 'not running' });
     }
@@ -244,10 +196,8 @@ export class RemoteControl {
    */
   async handleRunLogs(req: RunLogsRequest__Output, signal: AbortSignal): Promise<AsyncIterable<RunLogLine>> {
     this.#verify('RunLogs', req);
-    const a = await this.#o.allocation(req.allocation_id);
-    if (!a || a.removedAt || a.owner !== `node:${req.sender_id}` || !a.workloadId) {
-      throw new GossipRefused('invalid', 'no such run placed by the sender');
-    }
+    const a = await this.#placedBy(req);
+    if (!a?.workloadId) throw new GossipRefused('invalid', 'no such run placed by the sender');
     const runner = await this.#o.runner(a.resourceId);
     const lines = runner.logs(a.workloadId, {
       ...(req.tail ? { tail: Math.min(req.tail, 10_000) } : {}),
@@ -259,6 +209,67 @@ export class RemoteControl {
       for await (const line of lines)
         yield { stream: line.stream, timestamp: line.timestamp, message: line.message };
     })();
+  }
+
+  /**
+   * A signed unary call to the peer running a placed run, its answer verified (HMAC when a
+   * cluster secret is set). A peer that does not answer, or answers unsigned, is a 503.
+   */
+  async #ask<R extends { auth?: unknown }>(
+    method: 'StopRun' | 'RunStats',
+    nodeId: string,
+    msg: Record<string, unknown>,
+    unchanged: string,
+    call: (msg: Record<string, unknown>) => Promise<R>,
+  ): Promise<R> {
+    const auth = this.#o.auth;
+    if (auth) msg.auth = auth.sign(`${method}/req`, this.#o.wire.encodeRequest(method, msg));
+    try {
+      const res = await call(msg);
+      if (auth) {
+        auth.verify(
+          `${method}/res`,
+          this.#o.wire.encodeResponse(method, res),
+          res.auth as never,
+          (msg.auth as { nonce: Buffer }).nonce,
+        );
+      }
+      return res;
+    } catch (err) {
+      this.#o.logger.info({ peer: nodeId, err: (err as Error).message }, `${method} to a peer failed`);
+      throw new ApiError(
+        503,
+        'PEER_UNREACHABLE',
+        'Peer unavailable',
+        `The node ${nodeId} running this container did not answer${unchanged}`,
+      );
+    }
+  }
+
+  /** Peer side: how to sign an answer to `req` (unsigned without a cluster secret). */
+  #signer<R extends { auth?: unknown }>(
+    method: 'StopRun' | 'RunStats',
+    req: { auth: { nonce: Buffer } | null },
+  ): (res: R) => R {
+    return (res) => {
+      if (this.#o.auth && req.auth) {
+        res.auth = this.#o.auth.sign(
+          `${method}/res`,
+          this.#o.wire.encodeResponse(method, res),
+          req.auth.nonce,
+        );
+      }
+      return res;
+    };
+  }
+
+  /**
+   * Peer side: the allocation of `req`, if the sender placed it and it was not deleted. "No such
+   * run" and "not yours" look alike to the sender: nothing to learn about others' runs.
+   */
+  async #placedBy(req: { sender_id: string; allocation_id: string }): Promise<Allocation | undefined> {
+    const a = await this.#o.allocation(req.allocation_id);
+    return a && !a.removedAt && a.owner === `node:${req.sender_id}` ? a : undefined;
   }
 
   /** Authenticated (HMAC when a cluster secret is set) and well-formed, or GossipRefused. */
@@ -282,21 +293,9 @@ export class RemoteControl {
   /** Peer side of StopRun: authenticate, check that the sender placed the run, stop it here. */
   async handleStopRun(req: StopRunRequest__Output): Promise<StopRunResponse> {
     this.#verify('StopRun', req);
-    const sign = (res: StopRunResponse): StopRunResponse => {
-      if (this.#o.auth && req.auth) {
-        res.auth = this.#o.auth.sign(
-          'StopRun/res',
-          this.#o.wire.encodeResponse('StopRun', res),
-          req.auth.nonce,
-        );
-      }
-      return res;
-    };
-    const a = await this.#o.allocation(req.allocation_id);
-    // The same answer for "no such run" and "not yours": nothing to learn about others' runs.
-    if (!a || a.removedAt || a.owner !== `node:${req.sender_id}`) {
-      return sign({ ok: false, error: 'no such run placed by the sender' });
-    }
+    const sign = this.#signer<StopRunResponse>('StopRun', req);
+    const a = await this.#placedBy(req);
+    if (!a) return sign({ ok: false, error: 'no such run placed by the sender' });
     try {
       if (req.remove) await this.#o.runs.remove(a);
       else if (req.restart) await this.#o.runs.restart(a);
