@@ -66,18 +66,18 @@ export class RemoteRuns {
   }
 
   /** Stopped on the peer: listed as exited from now on. */
-  async markStopped(allocationId: string, now = Date.now()): Promise<RemoteContainer | undefined> {
-    return this.#storage.transaction(async (db) => {
-      await db.update(remoteRuns).set({ stoppedAt: now }).where(eq(remoteRuns.allocationId, allocationId));
-      const [row] = await db.select().from(remoteRuns).where(eq(remoteRuns.allocationId, allocationId));
-      return row ? toRemote(row) : undefined;
-    });
+  markStopped(allocationId: string, now = Date.now()): Promise<RemoteContainer | undefined> {
+    return this.#setStopped(allocationId, now);
   }
 
   /** Started again on the peer: listed as running there again. */
-  async markStarted(allocationId: string): Promise<RemoteContainer | undefined> {
+  markStarted(allocationId: string): Promise<RemoteContainer | undefined> {
+    return this.#setStopped(allocationId, null);
+  }
+
+  #setStopped(allocationId: string, stoppedAt: number | null): Promise<RemoteContainer | undefined> {
     return this.#storage.transaction(async (db) => {
-      await db.update(remoteRuns).set({ stoppedAt: null }).where(eq(remoteRuns.allocationId, allocationId));
+      await db.update(remoteRuns).set({ stoppedAt }).where(eq(remoteRuns.allocationId, allocationId));
       const [row] = await db.select().from(remoteRuns).where(eq(remoteRuns.allocationId, allocationId));
       return row ? toRemote(row) : undefined;
     });

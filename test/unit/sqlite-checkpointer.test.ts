@@ -20,6 +20,29 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * A WAL database on better-sqlite3 with a checkpointer whose timer never fires during a test
+ * (60 s): only the cap, or commits through a gate, can start a checkpoint.
+ */
+async function walDatabase(walCapPages: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
+  dirs.push(dir);
+  const path = join(dir, 'test.db');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const checkpointer = await startCheckpointer({
+    path,
+    driver: 'better-sqlite3',
+    modulePath: createRequire(import.meta.url).resolve('better-sqlite3'),
+    exec: async (q) => void db.exec(q),
+    intervalMs: 60_000,
+    walCapPages,
+  });
+  expect(checkpointer).toBeDefined();
+  return { path, db, checkpointer };
+}
+
 describe('SQLite checkpoints off the event loop (Node)', () => {
   it('raises the automatic checkpoint to the cap, copies WAL pages into the file from the worker, and closes cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
@@ -51,23 +74,8 @@ describe('SQLite checkpoints off the event loop (Node)', () => {
   });
 
   it('keeps the WAL under the cap while a writer commits without ever pausing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
-    dirs.push(dir);
-    const path = join(dir, 'test.db');
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
     const cap = 200;
-    const checkpointer = await startCheckpointer({
-      path,
-      driver: 'better-sqlite3',
-      modulePath: createRequire(import.meta.url).resolve('better-sqlite3'),
-      exec: async (q) => void db.exec(q),
-      // The timer never fires during the loop below: only the cap can bound the WAL.
-      intervalMs: 60_000,
-      walCapPages: cap,
-    });
-    expect(checkpointer).toBeDefined();
+    const { path, db, checkpointer } = await walDatabase(cap);
     try {
       db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)');
       const insert = db.prepare('INSERT INTO blobs (data) VALUES (randomblob(3000))');
@@ -87,22 +95,8 @@ describe('SQLite checkpoints off the event loop (Node)', () => {
   });
 
   it('with a write gate, checkpoints every so many commits complete under a steady writer', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iarnet-ckpt-'));
-    dirs.push(dir);
-    const path = join(dir, 'test.db');
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    const checkpointer = await startCheckpointer({
-      path,
-      driver: 'better-sqlite3',
-      modulePath: createRequire(import.meta.url).resolve('better-sqlite3'),
-      exec: async (q) => void db.exec(q),
-      intervalMs: 60_000,
-      // Out of reach: only gated checkpoints can keep this WAL short.
-      walCapPages: 1_000_000,
-    });
-    expect(checkpointer).toBeDefined();
+    // A cap out of reach: only gated checkpoints can keep this WAL short.
+    const { path, db, checkpointer } = await walDatabase(1_000_000);
     let held: Promise<void> | undefined;
     let gated = 0;
     let writesWhileGated = 0;
